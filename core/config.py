@@ -1,0 +1,206 @@
+"""Relay configuration: where the relay is, how to secure the connection, and who we are.
+
+One frozen :class:`RelayConfig` is validated once, when it is made; every adapter builds one from
+its framework's settings and hands it to the core.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, cast
+
+from .categories import validate_category
+from .errors import ConfigError
+
+Security = Literal["starttls", "tls", "none"]
+
+DEFAULT_HOST = "smtp.acumbamail.com"
+DEFAULT_PORT = 587
+SECURITY_MODES: tuple[str, ...] = ("starttls", "tls", "none")
+#: Acumbamail's published port table (help centre article 69). Any other port uses STARTTLS.
+PORT_SECURITY: Mapping[int, Security] = {
+    587: "starttls",
+    25252: "starttls",
+    25: "starttls",
+    465: "tls",
+    2525: "tls",
+}
+
+
+def security_for_port(port: int) -> Security:
+    """The security Acumbamail's port table gives ``port``: implicit TLS on 465/2525, else STARTTLS."""
+    return PORT_SECURITY.get(port, "starttls")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    """How to reach and authenticate with the relay.
+
+    ``security`` follows Acumbamail's port table when not given. STARTTLS is required, not
+    opportunistic, certificates are verified, and credentials never travel over a plain
+    connection unless ``allow_insecure`` says so. The password never appears in ``repr()``.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: Security | None = None
+    timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+    ca_file: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    default_from: str | None = None
+    default_category: str | None = None
+    allow_insecure: bool = False
+    local_hostname: str | None = None
+    #: Total attempts for a transient fault (4xx reply, dropped connection); 1 disables retries.
+    max_tries: int = 3
+    #: First backoff delay in seconds; doubles on every retry, capped at ``retry_backoff_max``.
+    retry_backoff: float = 0.5
+    retry_backoff_max: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise ConfigError("host", "must be a non-empty host name")
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise ConfigError("port", f"must be an integer from 1 to 65535, got {type(self.port).__name__}")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError("port", f"must be from 1 to 65535, got {self.port}")
+        if self.security is None:
+            object.__setattr__(self, "security", security_for_port(self.port))
+        elif self.security not in SECURITY_MODES:
+            raise ConfigError(
+                "security", f"must be one of {', '.join(SECURITY_MODES)}; got {self.security!r}"
+            )
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float):
+            raise ConfigError("timeout", "must be a number of seconds")
+        if self.timeout <= 0:
+            raise ConfigError("timeout", f"must be a positive number of seconds, got {self.timeout}")
+        if self.password and not self.username:
+            raise ConfigError("username", "is required when a password is given (the account e-mail)")
+        if self.username and not self.password:
+            raise ConfigError("password", "is required when a username is given (password or auth token)")
+        if self.username and self.security == "none" and not self.allow_insecure:
+            raise ConfigError(
+                "security",
+                "'none' would send the credentials in clear text; use 'starttls' or 'tls', "
+                "or set allow_insecure=True for a trusted local relay",
+            )
+        if self.ssl_context is not None and self.ca_file is not None:
+            raise ConfigError("ca_file", "give either ssl_context or ca_file, not both")
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise ConfigError("ca_file", f"no such file: {self.ca_file}")
+        if self.keyfile is not None and self.certfile is None:
+            raise ConfigError("certfile", "is required when keyfile is given")
+        if self.default_category is not None:
+            try:
+                validate_category(self.default_category)
+            except ValueError as exc:
+                raise ConfigError("default_category", str(exc)) from None
+        if isinstance(self.max_tries, bool) or not isinstance(self.max_tries, int) or self.max_tries < 1:
+            raise ConfigError("max_tries", f"must be an integer >= 1, got {self.max_tries!r}")
+        if self.retry_backoff < 0 or self.retry_backoff_max < 0:
+            raise ConfigError("retry_backoff", "must not be negative")
+        if self.default_from is not None:
+            from .addresses import parse_address
+
+            try:
+                parse_address(self.default_from, "default_from")
+            except ValueError as exc:
+                raise ConfigError("default_from", str(exc)) from None
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the connection is protected by TLS (STARTTLS or implicit)."""
+        return self.security != "none"
+
+    def create_ssl_context(self) -> ssl.SSLContext:
+        """The TLS context to use: the given one, else a verifying default (with ``ca_file``)."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.certfile:
+            context.load_cert_chain(self.certfile, self.keyfile)
+        return context
+
+    def replace(self, **changes: Any) -> RelayConfig:
+        """A copy with ``changes`` applied (and validated again)."""
+        if "port" in changes and "security" not in changes and self.security == security_for_port(self.port):
+            changes["security"] = None  # the port table decides again for the new port
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RelayConfig:
+        """Read ``ACUMBAMAIL_*`` variables (HOST, PORT, USERNAME, PASSWORD or AUTH_TOKEN, SECURITY,
+        TIMEOUT, DEFAULT_FROM, DEFAULT_CATEGORY, CA_FILE, ALLOW_INSECURE, MAX_TRIES); ``overrides``
+        win over the environment."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+
+        def get(name: str) -> str | None:
+            value = env.get(f"ACUMBAMAIL_{name}")
+            return value if value not in (None, "") else None
+
+        if (host := get("HOST")) is not None:
+            values["host"] = host
+        if (port := get("PORT")) is not None:
+            values["port"] = _parse_int("ACUMBAMAIL_PORT", port)
+        if (username := get("USERNAME")) is not None:
+            values["username"] = username
+        secret = get("PASSWORD") or get("AUTH_TOKEN")
+        if secret is not None:
+            values["password"] = secret
+        if (security := get("SECURITY")) is not None:
+            values["security"] = security.lower()
+        if (timeout := get("TIMEOUT")) is not None:
+            values["timeout"] = _parse_float("ACUMBAMAIL_TIMEOUT", timeout)
+        if (default_from := get("DEFAULT_FROM")) is not None:
+            values["default_from"] = default_from
+        if (category := get("DEFAULT_CATEGORY")) is not None:
+            values["default_category"] = category
+        if (ca_file := get("CA_FILE")) is not None:
+            values["ca_file"] = ca_file
+        if (insecure := get("ALLOW_INSECURE")) is not None:
+            values["allow_insecure"] = parse_bool("ACUMBAMAIL_ALLOW_INSECURE", insecure)
+        if (tries := get("MAX_TRIES")) is not None:
+            values["max_tries"] = _parse_int("ACUMBAMAIL_MAX_TRIES", tries)
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def _parse_int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, got {value!r}") from None
+
+
+def _parse_float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {value!r}") from None
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def parse_bool(name: str, value: object) -> bool:
+    """A boolean from a setting that may be a bool or a string such as ``"true"``/``"0"``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(name, f"must be true or false, got {cast(object, value)!r}")

@@ -1,0 +1,71 @@
+"""The MIME writer: turns resolved headers, bodies and attachments into the bytes sent after DATA.
+
+This is the one serialization seam of the library (see :func:`serialize`): the transports only
+ever see bytes, so the writer can be replaced without touching the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+from .addresses import ParsedAddress, idna_domain
+from .categories import CATEGORY_HEADER
+from .message import Attachment, Headers
+
+
+def _header_address(address: ParsedAddress, smtputf8: bool) -> Address:
+    if smtputf8:
+        return Address(address.name, addr_spec=address.addr_spec)
+    return Address(address.name, address.local_part, idna_domain(address.domain))
+
+
+def build_email_message(headers: Headers, text: str | None, html: str | None,
+                        attachments: Sequence[Attachment]) -> EmailMessage:
+    """The message as a standard-library :class:`~email.message.EmailMessage`."""
+    pol = policy.SMTPUTF8 if headers.smtputf8 else policy.SMTP
+    msg = EmailMessage(policy=pol)
+    utf8 = headers.smtputf8
+    msg["From"] = _header_address(headers.from_, utf8)
+    if headers.to:
+        msg["To"] = [_header_address(a, utf8) for a in headers.to]
+    if headers.cc:
+        msg["Cc"] = [_header_address(a, utf8) for a in headers.cc]
+    if headers.reply_to:
+        msg["Reply-To"] = [_header_address(a, utf8) for a in headers.reply_to]
+    msg["Subject"] = headers.subject
+    msg["Date"] = headers.date
+    msg["Message-ID"] = headers.message_id
+    if headers.category is not None:
+        msg[CATEGORY_HEADER] = headers.category
+    for name, value in headers.extra:
+        msg[name] = value
+    if text:
+        msg.set_content(text)
+        if html:
+            msg.add_alternative(html, subtype="html")
+    elif html:
+        msg.set_content(html, subtype="html")
+    inline = [a for a in attachments if a.content_id]
+    if inline:
+        html_part = msg.get_body(("html",))
+        assert html_part is not None  # checked by resolve_headers
+        for attachment in inline:
+            data, maintype, subtype = attachment.read()
+            cid = attachment.content_id or ""
+            html_part.add_related(data, maintype, subtype, cid=f"<{cid.strip('<>')}>",
+                                  filename=attachment.filename, disposition="inline")
+    for attachment in attachments:
+        if attachment.content_id:
+            continue
+        data, maintype, subtype = attachment.read()
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    return msg
+
+
+def serialize(headers: Headers, text: str | None, html: str | None,
+              attachments: Sequence[Attachment]) -> bytes:
+    """The message as bytes with CRLF line endings, ready for DATA (before dot-stuffing)."""
+    return build_email_message(headers, text, html, attachments).as_bytes()
