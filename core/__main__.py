@@ -1,0 +1,4 @@
+from acumbamail_smtp.cli import main
+import sys
+
+sys.exit(main())
