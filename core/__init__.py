@@ -4,8 +4,10 @@ of every message.
 Everything public is importable from here; each name lives in a module named for what it holds.
 """
 
+from .aio import AsyncMailer
 from .categories import CATEGORY_HEADER, validate_category
 from .config import RelayConfig, security_for_port
+from .diagnostics import CheckReport, check_relay
 from .errors import (
     AcumbamailError,
     AuthenticationError,
@@ -24,17 +26,21 @@ from .errors import (
 )
 from .message import Attachment, Message, PreparedMessage, prepare
 from .result import Reply, SendResult
+from .transport import Mailer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CATEGORY_HEADER",
     "AcumbamailError",
+    "AsyncMailer",
     "Attachment",
     "AuthenticationError",
+    "CheckReport",
     "ConfigError",
     "ConnectionFailed",
     "InvalidMessage",
+    "Mailer",
     "Message",
     "PermanentError",
     "PreparedMessage",
@@ -49,6 +55,7 @@ __all__ = [
     "WebhookError",
     "WebhookPayloadError",
     "WebhookTooLarge",
+    "check_relay",
     "prepare",
     "security_for_port",
     "validate_category",

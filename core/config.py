@@ -10,7 +10,7 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from .categories import validate_category
 from .errors import ConfigError
@@ -203,4 +203,4 @@ def parse_bool(name: str, value: object) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ConfigError(name, f"must be true or false, got {cast(object, value)!r}")
+    raise ConfigError(name, f"must be true or false, got {value!r}")

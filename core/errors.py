@@ -39,6 +39,10 @@ class TemplateError(AcumbamailError):
 class SendError(AcumbamailError):
     """Base class of the errors raised while talking to the relay."""
 
+    #: When raised by ``send_many``: the outcome of every message of the batch, in order (a
+    #: ``SendResult`` for each message sent or refused, an exception for each one not sent).
+    results: list[SendResult | BaseException] | None = None
+
     def __init__(self, message: str, *, code: int | None = None, text: str | None = None) -> None:
         super().__init__(message)
         self.code = code
@@ -46,7 +50,15 @@ class SendError(AcumbamailError):
 
 
 class ConnectionFailed(SendError):
-    """The relay could not be reached: DNS, refused connection, TLS handshake, timeout, drop."""
+    """The relay could not be reached: DNS, refused connection, TLS handshake, timeout, drop.
+
+    ``retryable`` is False for faults that another try cannot fix (a certificate that does not
+    verify, a relay that does not offer STARTTLS).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class AuthenticationError(SendError):

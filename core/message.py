@@ -53,14 +53,16 @@ class Attachment:
             try:
                 data = Path(content).read_bytes()
             except OSError as exc:
-                raise InvalidMessage(f"attachment {os.fspath(content)!r} cannot be read: {exc.strerror}") from exc
+                raise InvalidMessage(
+                    f"attachment {os.fspath(content)!r} cannot be read: {exc.strerror}"
+                ) from exc
             filename = filename or Path(content).name
         elif isinstance(content, bytes | bytearray | memoryview):
             data = bytes(content)
         elif isinstance(content, str):
             data = content.encode("utf-8")
         elif hasattr(content, "read"):
-            raw = content.read()
+            raw: Any = content.read()
             data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
         else:
             raise InvalidMessage(f"attachment content of type {type(content).__name__} is not supported")

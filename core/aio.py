@@ -1,0 +1,333 @@
+"""The asynchronous transport: :class:`AsyncMailer` keeps a pool of reused ``aiosmtplib`` connections.
+
+The exchange for one message lives in :meth:`AsyncConnection.send`, the async twin of
+:meth:`~acumbamail_smtp.transport.SyncConnection.send`; the retry rules are shared with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import aiosmtplib
+
+from .config import RelayConfig
+from .errors import (
+    AcumbamailError,
+    ConnectionFailed,
+    PermanentError,
+    RecipientsRefused,
+    SendError,
+    TransientError,
+)
+from .message import Message, PreparedMessage, prepare
+from .replies import CLOSING_CODES, auth_error, error_for_reply
+from .result import Reply, SendResult
+from .transport import (
+    _refused_result,
+    _refused_text,
+    backoff_delay,
+    is_retryable,
+    local_hostname,
+    must_reconnect,
+)
+
+if TYPE_CHECKING:
+    from .store import EventStore
+
+smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
+logger = logging.getLogger("acumbamail_smtp.transport")
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class AsyncConnection:
+    """One open, secured and authenticated ``aiosmtplib`` connection."""
+
+    def __init__(self, config: RelayConfig) -> None:
+        self.config = config
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._smtp is not None and self._smtp.is_connected
+
+    async def open(self) -> None:
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.port}"
+        context = cfg.create_ssl_context() if cfg.encrypted else None
+        smtp = aiosmtplib.SMTP(
+            hostname=cfg.host, port=cfg.port, timeout=cfg.timeout,
+            local_hostname=cfg.local_hostname or local_hostname(),
+            use_tls=cfg.security == "tls", start_tls=False,
+            tls_context=context if cfg.security == "tls" else None,
+        )
+        try:
+            await smtp.connect()
+            await smtp.ehlo()
+            if cfg.security == "starttls":
+                if not smtp.supports_extension("starttls"):
+                    raise ConnectionFailed(
+                        f"relay {where} does not offer STARTTLS, which this configuration requires "
+                        "(use the implicit TLS port 465 or 2525 with security='tls')",
+                        retryable=False,
+                    )
+                await smtp.starttls(tls_context=context)
+                await smtp.ehlo()
+            if cfg.username and cfg.password:
+                if not smtp.supports_extension("auth"):
+                    raise PermanentError("relay does not offer AUTH after the TLS handshake")
+                try:
+                    await smtp.login(cfg.username, cfg.password)
+                except aiosmtplib.SMTPAuthenticationError as exc:
+                    raise auth_error(cfg.username, exc.code, exc.message) from None
+        except AcumbamailError:
+            smtp.close()
+            raise
+        except BaseException as exc:
+            smtp.close()
+            tls = _tls_cause(exc)
+            if tls is not None:
+                raise ConnectionFailed(
+                    f"TLS with {where} failed: {tls}",
+                    retryable=not isinstance(tls, ssl.SSLCertVerificationError),
+                ) from exc
+            if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
+                exc, aiosmtplib.SMTPServerDisconnected
+            ):
+                raise error_for_reply("connection setup", exc.code, exc.message) from exc
+            if isinstance(exc, aiosmtplib.SMTPException | OSError | asyncio.TimeoutError):
+                raise ConnectionFailed(f"cannot connect to {where}: {exc}") from exc
+            raise
+        self._smtp = smtp
+
+    async def send(self, prepared: PreparedMessage) -> SendResult:
+        """MAIL, RCPT for each recipient, DATA; refused recipients are reported in the result."""
+        smtp = self._smtp
+        if smtp is None:
+            raise ConnectionFailed("connection is not open")
+        try:
+            options: list[str] = []
+            if prepared.smtputf8:
+                if not smtp.supports_extension("smtputf8"):
+                    raise PermanentError(
+                        "an address has a non-ASCII local part, which needs SMTPUTF8, "
+                        "and the relay does not offer it"
+                    )
+                options += ["SMTPUTF8", "BODY=8BITMIME"]
+            if smtp.supports_extension("size"):
+                options.append(f"SIZE={len(prepared.data)}")
+            encoding = "utf-8" if prepared.smtputf8 else "ascii"
+            try:
+                await smtp.mail(prepared.envelope_from, options=options, encoding=encoding)
+            except aiosmtplib.SMTPSenderRefused as exc:
+                await self._reset_after(exc.code)
+                raise error_for_reply("MAIL FROM", exc.code, exc.message) from None
+            accepted: list[str] = []
+            refused: dict[str, Reply] = {}
+            for rcpt in prepared.recipients:
+                try:
+                    await smtp.rcpt(rcpt, encoding=encoding)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    if exc.code in CLOSING_CODES:
+                        await self._reset_after(exc.code)
+                        raise error_for_reply("RCPT TO", exc.code, exc.message) from None
+                    refused[rcpt] = Reply(exc.code, exc.message)
+                else:
+                    accepted.append(rcpt)
+            if not accepted:
+                await self._reset_after(0)
+                return SendResult(prepared.message_id, "refused", [], refused,
+                                  list(prepared.suppressed), None, prepared.category)
+            try:
+                response = await smtp.data(prepared.data)
+            except aiosmtplib.SMTPDataError as exc:
+                await self._reset_after(exc.code)
+                raise error_for_reply("DATA", exc.code, exc.message) from None
+        except AcumbamailError:
+            raise
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            self.discard()
+            raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
+        smtp_logger.debug("message %s: %s %s", prepared.message_id, response.code, response.message)
+        status = SendResult.status_for(accepted, refused, prepared.suppressed)
+        return SendResult(prepared.message_id, status, accepted, refused, list(prepared.suppressed),
+                          Reply(response.code, response.message), prepared.category)
+
+    async def _reset_after(self, code: int) -> None:
+        if code in CLOSING_CODES:
+            self.discard()
+            return
+        assert self._smtp is not None
+        try:
+            await self._smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self.discard()
+
+    def discard(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.is_connected:
+                await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
+
+
+class AsyncMailer:
+    """Sends messages over a pool of up to ``pool_size`` reused connections.
+
+    Connections open lazily and are kept until :meth:`aclose` (or the end of ``async with``).
+    Safe to share across the tasks of one event loop; :meth:`send_many` sends with bounded
+    concurrency. Retries, suppression and recording follow :class:`~acumbamail_smtp.Mailer`;
+    store calls run in a worker thread so the event loop never waits on the database.
+    """
+
+    def __init__(self, config: RelayConfig | None = None, *, pool_size: int = 4,
+                 store: EventStore | None = None) -> None:
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            from .errors import ConfigError
+
+            raise ConfigError("pool_size", f"must be an integer >= 1, got {pool_size!r}")
+        self.config = config if config is not None else RelayConfig.from_env()
+        self.pool_size = pool_size
+        self.store = store
+        self._idle: list[AsyncConnection] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._closed = False
+
+    async def __aenter__(self) -> AsyncMailer:
+        self._closed = False
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection (QUIT)."""
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(conn.close() for conn in idle), return_exceptions=True)
+
+    @property
+    def open_connections(self) -> int:
+        """How many idle pooled connections are open right now."""
+        return sum(1 for conn in self._idle if conn.is_open)
+
+    # -- sending ----------------------------------------------------------------------------
+    async def send(self, message: Message) -> SendResult:
+        """Send one message; raises :class:`RecipientsRefused` when no recipient accepted it."""
+        result = await self._send_prepared(prepare(message, self.config))
+        await self._record([result])
+        if result.status == "refused":
+            raise RecipientsRefused(_refused_text(result), result=result)
+        return result
+
+    async def send_prepared(self, prepared: PreparedMessage) -> SendResult:
+        """Send a message already prepared (adapters that build their own MIME use this)."""
+        result = await self._send_prepared(prepared)
+        await self._record([result])
+        if result.status == "refused":
+            raise RecipientsRefused(_refused_text(result), result=result)
+        return result
+
+    async def send_many(self, messages: Iterable[Message]) -> list[SendResult]:
+        """Send every message, up to ``pool_size`` at a time; one result per message, in order.
+
+        All messages are validated first; a message refused by every recipient or with a 5xx gets
+        a ``refused`` result instead of stopping the batch.
+        """
+        prepared = [prepare(m, self.config) for m in messages]
+
+        async def one(item: PreparedMessage) -> SendResult:
+            try:
+                return await self._send_prepared(item)
+            except PermanentError as exc:
+                return _refused_result(item, exc)
+
+        outcomes = list(await asyncio.gather(*(one(p) for p in prepared), return_exceptions=True))
+        results = [o for o in outcomes if isinstance(o, SendResult)]
+        await self._record(results)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, SendError):
+                    outcome.results = outcomes
+                raise outcome
+        return results
+
+    async def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
+                            category: str | None = None, **fields: Any) -> SendResult:
+        """Render template ``name`` with ``context`` and send it."""
+        from .templates import render_message
+
+        return await self.send(render_message(name, context, to=to, category=category, **fields))
+
+    # -- internals --------------------------------------------------------------------------
+    async def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
+        if self.store is not None and prepared.recipients:
+            blocked = await asyncio.to_thread(self.store.suppressed, list(prepared.recipients))
+            if blocked:
+                lowered = {b.lower() for b in blocked}
+                prepared.suppressed = [r for r in prepared.recipients if r.lower() in lowered]
+                prepared.recipients = [r for r in prepared.recipients if r.lower() not in lowered]
+        if not prepared.recipients:
+            result = SendResult(prepared.message_id, "refused", suppressed=list(prepared.suppressed),
+                                category=prepared.category)
+        else:
+            result = await self._with_retries(prepared)
+        if prepared.source is not None:
+            prepared.source.send_result = result
+        return result
+
+    async def _with_retries(self, prepared: PreparedMessage) -> SendResult:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.pool_size)
+        attempt = 0
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else AsyncConnection(self.config)
+            try:
+                while True:
+                    attempt += 1
+                    try:
+                        if not conn.is_open:
+                            await conn.open()
+                        return await conn.send(prepared)
+                    except (TransientError, ConnectionFailed) as exc:
+                        if must_reconnect(exc):
+                            conn.discard()
+                        if not is_retryable(exc) or attempt >= self.config.max_tries:
+                            raise
+                        delay = backoff_delay(self.config, attempt)
+                        logger.warning("message %s: %s; try %d of %d in %.2fs", prepared.message_id,
+                                       exc, attempt + 1, self.config.max_tries, delay)
+                        await asyncio.sleep(delay)
+            finally:
+                if conn.is_open:
+                    self._idle.append(conn)
+
+    async def _record(self, results: list[SendResult]) -> None:
+        if self.store is None or not results:
+            return
+        try:
+            await asyncio.to_thread(self.store.record_sends, results)
+        except Exception:
+            logger.exception("could not record %d sent message(s) in the event store", len(results))

@@ -1,0 +1,454 @@
+"""The synchronous transport: :class:`Mailer` holds one ``smtplib`` connection and reuses it.
+
+Two seams keep the internals replaceable: :func:`~acumbamail_smtp.message.prepare` makes the bytes,
+and :class:`SyncConnection.send` is the whole SMTP exchange for one prepared message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .config import RelayConfig
+from .errors import (
+    AcumbamailError,
+    ConnectionFailed,
+    PermanentError,
+    RecipientsRefused,
+    SendError,
+    TransientError,
+)
+from .message import Message, PreparedMessage, prepare
+from .replies import CLOSING_CODES, auth_error, error_for_reply, reply_text
+from .result import Reply, SendResult
+
+if TYPE_CHECKING:
+    from .store import EventStore
+
+smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
+logger = logging.getLogger("acumbamail_smtp.transport")
+
+#: How many send records are buffered before they are written to the store.
+RECORD_BATCH = 200
+
+
+@functools.cache
+def local_hostname() -> str:
+    """This host's name for EHLO, looked up once per process (``socket.getfqdn`` can be slow)."""
+    return socket.getfqdn()
+
+
+def backoff_delay(config: RelayConfig, attempt: int) -> float:
+    """Seconds to wait before try ``attempt + 1``: exponential, capped."""
+    return float(min(config.retry_backoff * (2 ** (attempt - 1)), config.retry_backoff_max))
+
+
+def is_retryable(exc: AcumbamailError) -> bool:
+    """Whether another try may succeed: a 4xx reply or a dropped/unreachable connection."""
+    if isinstance(exc, TransientError):
+        return True
+    return isinstance(exc, ConnectionFailed) and exc.retryable
+
+
+def must_reconnect(exc: AcumbamailError) -> bool:
+    """Whether the connection is unusable after ``exc`` (dropped, or 421 closing)."""
+    return isinstance(exc, ConnectionFailed) or (
+        isinstance(exc, TransientError) and exc.code in CLOSING_CODES
+    )
+
+
+class _RedactingMixin:
+    """Sends smtplib's debug output to the ``acumbamail_smtp.smtp`` logger, AUTH redacted."""
+
+    _redact = False
+
+    def _print_debug(self, *args: Any) -> None:
+        if self._redact and args and args[0] in ("send:", "reply:", "reply: retcode"):
+            args = (args[0], "<redacted during AUTH>")
+        smtp_logger.debug(" ".join(str(a) for a in args))
+
+
+class _SMTP(_RedactingMixin, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_RedactingMixin, smtplib.SMTP_SSL):
+    pass
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    return isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError)
+
+
+class SyncConnection:
+    """One open, secured and authenticated SMTP connection to the relay."""
+
+    def __init__(self, config: RelayConfig) -> None:
+        self.config = config
+        self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._smtp is not None
+
+    def open(self) -> None:
+        """Connect, secure the connection as configured, and authenticate."""
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.port}"
+        try:
+            smtp: smtplib.SMTP
+            if cfg.security == "tls":
+                smtp = _SMTP_SSL(cfg.host, cfg.port, local_hostname=cfg.local_hostname or local_hostname(),
+                                 timeout=cfg.timeout, context=cfg.create_ssl_context())
+            else:
+                smtp = _SMTP(cfg.host, cfg.port, local_hostname=cfg.local_hostname or local_hostname(),
+                             timeout=cfg.timeout)
+            smtp.set_debuglevel(1 if smtp_logger.isEnabledFor(logging.DEBUG) else 0)
+            try:
+                smtp.ehlo_or_helo_if_needed()
+                if cfg.security == "starttls":
+                    if not smtp.has_extn("starttls"):
+                        raise ConnectionFailed(
+                            f"relay {where} does not offer STARTTLS, which this configuration requires "
+                            "(use the implicit TLS port 465 or 2525 with security='tls')",
+                            retryable=False,
+                        )
+                    smtp.starttls(context=cfg.create_ssl_context())
+                    smtp.ehlo()
+                if cfg.username and cfg.password:
+                    self._login(smtp, cfg.username, cfg.password)
+            except BaseException:
+                smtp.close()
+                raise
+        except AcumbamailError:
+            raise
+        except smtplib.SMTPResponseException as exc:
+            raise error_for_reply("connection greeting", exc.smtp_code,
+                                  reply_text(exc.smtp_error)) from exc
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise ConnectionFailed(
+                f"TLS with {where} failed: {exc}", retryable=not _tls_failure(exc)
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ConnectionFailed(f"cannot connect to {where}: {exc}") from exc
+        self._smtp = smtp
+
+    @staticmethod
+    def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+        if not smtp.has_extn("auth"):
+            raise PermanentError("relay does not offer AUTH after the TLS handshake")
+        smtp._redact = True  # type: ignore[attr-defined]
+        try:
+            smtp.login(username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise auth_error(username, exc.smtp_code, reply_text(exc.smtp_error)) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentError(f"relay offers no AUTH mechanism we support: {exc}") from None
+        finally:
+            smtp._redact = False  # type: ignore[attr-defined]
+
+    def send(self, prepared: PreparedMessage) -> SendResult:
+        """The SMTP exchange for one message: MAIL, RCPT for each recipient, DATA.
+
+        Refused recipients are reported in the result; a reply that refuses the whole message
+        raises (``TransientError`` for 4xx, ``PermanentError`` for 5xx).
+        """
+        smtp = self._smtp
+        if smtp is None:
+            raise ConnectionFailed("connection is not open")
+        try:
+            options = self._mail_options(smtp, prepared)
+            code, raw = smtp.mail(prepared.envelope_from, options)
+            if code != 250:
+                self._reset_after(code)
+                raise error_for_reply("MAIL FROM", code, reply_text(raw))
+            accepted: list[str] = []
+            refused: dict[str, Reply] = {}
+            for rcpt in prepared.recipients:
+                code, raw = smtp.rcpt(rcpt)
+                if code in (250, 251):
+                    accepted.append(rcpt)
+                elif code in CLOSING_CODES:
+                    self._reset_after(code)
+                    raise error_for_reply("RCPT TO", code, reply_text(raw))
+                else:
+                    refused[rcpt] = Reply(code, reply_text(raw))
+            if not accepted:
+                self._reset_after(0)
+                return SendResult(prepared.message_id, "refused", [], refused,
+                                  list(prepared.suppressed), None, prepared.category)
+            try:
+                code, raw = smtp.data(prepared.data)
+            except smtplib.SMTPDataError as exc:
+                self._reset_after(exc.smtp_code)
+                raise error_for_reply("DATA", exc.smtp_code, reply_text(exc.smtp_error)) from None
+            if code != 250:
+                self._reset_after(code)
+                raise error_for_reply("end of DATA", code, reply_text(raw))
+        except AcumbamailError:
+            raise
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            self._discard()
+            raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
+        status = SendResult.status_for(accepted, refused, prepared.suppressed)
+        return SendResult(prepared.message_id, status, accepted, refused, list(prepared.suppressed),
+                          Reply(code, reply_text(raw)), prepared.category)
+
+    @staticmethod
+    def _mail_options(smtp: smtplib.SMTP, prepared: PreparedMessage) -> list[str]:
+        options: list[str] = []
+        if prepared.smtputf8:
+            if not smtp.has_extn("smtputf8"):
+                raise PermanentError(
+                    "an address has a non-ASCII local part, which needs SMTPUTF8, "
+                    "and the relay does not offer it"
+                )
+            options += ["SMTPUTF8", "BODY=8BITMIME"]
+        if smtp.has_extn("size"):
+            options.append(f"SIZE={len(prepared.data)}")
+        return options
+
+    def _reset_after(self, code: int) -> None:
+        if code in CLOSING_CODES:
+            self._discard()
+            return
+        assert self._smtp is not None
+        try:
+            self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._discard()
+
+    def _discard(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        """Say QUIT and close; never raises."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        finally:
+            smtp.close()
+
+
+class Mailer:
+    """Sends messages through one reused connection to the relay.
+
+    Use it as a context manager to keep the connection open across sends; a send outside one
+    opens and closes its own connection. Transient faults (4xx, a dropped connection) are
+    retried with exponential backoff up to ``config.max_tries``; a connection lost in the middle
+    of :meth:`send_many` is reopened and sending resumes at the first unacknowledged message.
+    With a ``store``, suppressed recipients are skipped and every send is recorded.
+    Thread-safe: sends are serialized on the one connection.
+    """
+
+    def __init__(self, config: RelayConfig | None = None, *, store: EventStore | None = None) -> None:
+        self.config = config if config is not None else RelayConfig.from_env()
+        self.store = store
+        self._conn = SyncConnection(self.config)
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # -- connection -------------------------------------------------------------------------
+    def open(self) -> bool:
+        """Open the connection now; False if it was already open."""
+        with self._lock:
+            if self._conn.is_open:
+                return False
+            self._conn.open()
+            return True
+
+    def close(self) -> None:
+        """Close the connection (QUIT); safe to call twice."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Mailer:
+        with self._lock:
+            self._depth += 1
+            try:
+                self.open()
+            except BaseException:
+                self._depth -= 1
+                raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self.close()
+
+    # -- sending ----------------------------------------------------------------------------
+    def send(self, message: Message) -> SendResult:
+        """Send one message; raises :class:`RecipientsRefused` when no recipient accepted it."""
+        prepared = prepare(message, self.config)
+        with self._session():
+            result = self._send_prepared(prepared)
+        self._record([result])
+        if result.status == "refused":
+            raise RecipientsRefused(_refused_text(result), result=result)
+        return result
+
+    def send_many(self, messages: Iterable[Message]) -> list[SendResult]:
+        """Send every message over one connection; one result per message, in order.
+
+        All messages are validated before the first is sent. A message that no recipient accepted,
+        or that the relay refused with a 5xx, gets a ``refused`` result instead of stopping the batch.
+        """
+        prepared = [prepare(m, self.config) for m in messages]
+        results: list[SendResult] = []
+        try:
+            for result in self._deliver_all(prepared):
+                results.append(result)
+        except SendError as exc:
+            exc.results = [*results, exc, *(
+                SendError("not sent: the batch stopped at an earlier message")
+                for _ in prepared[len(results) + 1:]
+            )]
+            raise
+        return results
+
+    def iter_send(self, messages: Iterable[Message]) -> Iterator[SendResult]:
+        """Send messages as the iterable yields them, yielding each result: constant memory."""
+        return self._deliver_all(prepare(m, self.config) for m in messages)
+
+    def send_prepared(self, prepared: PreparedMessage) -> SendResult:
+        """Send a message already prepared (adapters that build their own MIME use this)."""
+        with self._session():
+            result = self._send_prepared(prepared)
+        self._record([result])
+        if result.status == "refused":
+            raise RecipientsRefused(_refused_text(result), result=result)
+        return result
+
+    def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
+                      category: str | None = None, **fields: Any) -> SendResult:
+        """Render template ``name`` with ``context`` (see :mod:`acumbamail_smtp.templates`) and send it."""
+        from .templates import render_message
+
+        return self.send(render_message(name, context, to=to, category=category, **fields))
+
+    # -- internals --------------------------------------------------------------------------
+    def _session(self) -> _Session:
+        return _Session(self)
+
+    def _deliver_all(self, prepared: Iterable[PreparedMessage]) -> Iterator[SendResult]:
+        pending: list[SendResult] = []
+        try:
+            with self._session():
+                for item in prepared:
+                    try:
+                        result = self._send_prepared(item)
+                    except PermanentError as exc:
+                        result = _refused_result(item, exc)
+                    pending.append(result)
+                    if len(pending) >= RECORD_BATCH:
+                        self._record(pending)
+                        pending = []
+                    yield result
+        finally:
+            self._record(pending)
+
+    def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
+        self._apply_suppression(prepared)
+        if not prepared.recipients:
+            result = SendResult(prepared.message_id, "refused", suppressed=list(prepared.suppressed),
+                                category=prepared.category)
+        else:
+            result = self._with_retries(prepared)
+        if prepared.source is not None:
+            prepared.source.send_result = result
+        logger.debug("message %s: %s (queue id %s)", result.message_id, result.status, result.queue_id)
+        return result
+
+    def _apply_suppression(self, prepared: PreparedMessage) -> None:
+        if self.store is None or not prepared.recipients:
+            return
+        blocked = self.store.suppressed(prepared.recipients)
+        if blocked:
+            lowered = {b.lower() for b in blocked}
+            prepared.suppressed = [r for r in prepared.recipients if r.lower() in lowered]
+            prepared.recipients = [r for r in prepared.recipients if r.lower() not in lowered]
+
+    def _with_retries(self, prepared: PreparedMessage) -> SendResult:
+        attempt = 0
+        with self._lock:
+            while True:
+                attempt += 1
+                try:
+                    if not self._conn.is_open:
+                        self._conn.open()
+                    return self._conn.send(prepared)
+                except (TransientError, ConnectionFailed) as exc:
+                    if must_reconnect(exc):
+                        self._conn._discard()
+                    if not is_retryable(exc) or attempt >= self.config.max_tries:
+                        raise
+                    delay = backoff_delay(self.config, attempt)
+                    logger.warning("message %s: %s; try %d of %d in %.2fs", prepared.message_id,
+                                   exc, attempt + 1, self.config.max_tries, delay)
+                    time.sleep(delay)
+
+    def _record(self, results: list[SendResult]) -> None:
+        if self.store is None or not results:
+            return
+        try:
+            self.store.record_sends(results)
+        except Exception:
+            # The mail is gone already: failing here would invite a duplicate resend.
+            logger.exception("could not record %d sent message(s) in the event store", len(results))
+
+
+class _Session:
+    """Keeps the connection open for the duration of one call, unless it already was."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.opened = False
+
+    def __enter__(self) -> None:
+        self.opened = self.mailer._depth == 0
+
+    def __exit__(self, *exc: object) -> None:
+        if self.opened:
+            self.mailer.close()
+
+
+def _refused_text(result: SendResult) -> str:
+    parts = [f"{addr}: {reply}" for addr, reply in result.refused.items()]
+    parts += [f"{addr}: suppressed" for addr in result.suppressed]
+    return "no recipient accepted the message (" + "; ".join(parts or ["no recipients"]) + ")"
+
+
+def _refused_result(prepared: PreparedMessage, exc: SendError) -> SendResult:
+    reply = Reply(exc.code or 554, exc.text or str(exc))
+    result = SendResult(prepared.message_id, "refused", [], dict.fromkeys(prepared.recipients, reply),
+                        list(prepared.suppressed), reply, prepared.category)
+    if prepared.source is not None:
+        prepared.source.send_result = result
+    return result
+
+
+def resolve_host(host: str) -> None:
+    """Raise :class:`ConnectionFailed` when ``host`` does not resolve (used by ``check``)."""
+    try:
+        socket.getaddrinfo(host, None)
+    except OSError as exc:
+        raise ConnectionFailed(f"cannot resolve {host}: {exc}") from exc
