@@ -17,9 +17,14 @@ from .message import Attachment, Headers
 
 
 def _header_address(address: ParsedAddress, smtputf8: bool) -> Address:
-    if smtputf8:
-        return Address(address.name, addr_spec=address.addr_spec)
-    return Address(address.name, address.local_part, idna_domain(address.domain))
+    domain = address.domain if smtputf8 else idna_domain(address.domain)
+    return Address(address.name, address.local_part, domain)
+
+
+def _cte(body: str) -> str:
+    if body.isascii() and all(len(line) <= 998 for line in body.splitlines()):
+        return "7bit"
+    return "quoted-printable"
 
 
 def build_email_message(headers: Headers, text: str | None, html: str | None,
@@ -42,12 +47,13 @@ def build_email_message(headers: Headers, text: str | None, html: str | None,
         msg[CATEGORY_HEADER] = headers.category
     for name, value in headers.extra:
         msg[name] = value
+    # Non-ASCII bodies go quoted-printable: 8bit would need BODY=8BITMIME from every hop.
     if text:
-        msg.set_content(text)
+        msg.set_content(text, cte=_cte(text))
         if html:
-            msg.add_alternative(html, subtype="html")
+            msg.add_alternative(html, subtype="html", cte=_cte(html))
     elif html:
-        msg.set_content(html, subtype="html")
+        msg.set_content(html, subtype="html", cte=_cte(html))
     inline = [a for a in attachments if a.content_id]
     if inline:
         html_part = msg.get_body(("html",))

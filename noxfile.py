@@ -1,0 +1,112 @@
+"""Every test, lint and build job; `nox` runs the default list, `nox -s NAME` one of them.
+
+Each session installs the package itself (not editable), so the tests exercise what users install.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
+nox.options.sessions = [
+    "lint", "typecheck", "tests", "browser", "postgres", "wheel", "demo", "django", "flask", "fastapi",
+]
+
+PYTHONS = ["3.11", "3.12", "3.13"]
+ROOT = Path(__file__).parent
+REPORTS = ROOT / "artifacts" / "junit"
+#: Test folders of the core and the test server, run on every supported Python.
+CORE_TESTS = ["tests/core", "tests/testserver", "tests/webhooks", "tests/templates", "tests/reports"]
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    name = session.name.replace("(", "-").replace(")", "").replace("=", "").replace("'", "")
+    existing = [a for a in args if not a.startswith("tests/") or (ROOT / a.split("::")[0]).exists()]
+    session.run("python", "-m", "pytest", f"--junitxml={REPORTS / name}.xml", *existing, *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The core and the fake relay against real SMTP on loopback (no browser, no PostgreSQL)."""
+    session.install(".[dev,sqlalchemy]")
+    _pytest(session, "-m", "not browser and not postgres", *CORE_TESTS)
+
+
+@nox.session(python="3.11")
+def browser(session: nox.Session) -> None:
+    """Pages rendered in headless Chromium: starter templates, the fake relay's UI, the HTML report."""
+    session.install(".[dev,sqlalchemy]")
+    _pytest(session, "-m", "browser", "tests")
+
+
+@nox.session(python="3.11")
+def postgres(session: nox.Session) -> None:
+    """The SQLAlchemy event store against a real PostgreSQL (ACUMBAMAIL_TEST_POSTGRES_URL)."""
+    session.install(".[dev,postgres]")
+    _pytest(session, "-m", "postgres", "tests")
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff over everything."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict on the core (the installed package, so the folder mapping is what users get)."""
+    session.install(".[dev,django,flask,fastapi,sqlalchemy]", "mypy>=1.10", "django-stubs>=5.0")
+    session.run("mypy", "-p", "acumbamail_smtp")
+
+
+@nox.session(python="3.11")
+def wheel(session: nox.Session) -> None:
+    """Build the wheel, install it into a fresh virtual environment, and import every module."""
+    session.install("build>=1.0", "pytest>=8")
+    _pytest(session, "tests/packaging")
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """The README's first command: the library end to end on the embedded fake relay."""
+    session.install(".[testserver,templates]")
+    session.run("acumbamail-smtp", "demo")
+
+
+@nox.session
+@nox.parametrize(("python", "django"), [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")])
+def django(session: nox.Session, django: str) -> None:
+    """The Django adapter under each supported Django series (6.x needs Python 3.12+)."""
+    session.install(".[dev,django]", f"django~={django}.0", "pytest-django>=4.8")
+    _pytest(session, "tests/django")
+
+
+@nox.session(python="3.11")
+@nox.parametrize("flask", ["3.0", "3.1"])
+def flask(session: nox.Session, flask: str) -> None:
+    """The Flask extension under each supported Flask series (and Flask-Mail for the switch test)."""
+    session.install(".[dev,flask]", f"flask~={flask}.0", "flask-mail>=0.10")
+    _pytest(session, "tests/flask")
+
+
+@nox.session(python="3.11")
+@nox.parametrize("fastapi", ["oldest", "latest"])
+def fastapi(session: nox.Session, fastapi: str) -> None:
+    """The FastAPI dependency with the oldest supported and the current FastAPI."""
+    pin = "fastapi==0.110.3" if fastapi == "oldest" else "fastapi"
+    session.install(".[dev,fastapi]", pin, "uvicorn>=0.29")
+    _pytest(session, "tests/fastapi")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Throughput against the peers on loopback (not a test; prints a table and writes JSON)."""
+    session.install(".[dev,templates,django,flask,fastapi]", "flask-mail", "psutil")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,103 @@
+"""RelayConfig: the port table, validation with named fields, env reading, and no secret leaks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from acumbamail_smtp import ConfigError, RelayConfig, security_for_port
+
+SECRET = "s3cr3t-Token-value"
+
+
+@pytest.mark.parametrize(
+    ("port", "security"),
+    [(587, "starttls"), (25252, "starttls"), (25, "starttls"), (465, "tls"), (2525, "tls"), (2526, "starttls")],
+)
+def test_security_follows_acumbamails_port_table(port: int, security: str) -> None:
+    assert security_for_port(port) == security
+    assert RelayConfig(port=port).security == security
+
+
+def test_defaults_point_at_acumbamail_with_starttls() -> None:
+    config = RelayConfig()
+    assert (config.host, config.port, config.security, config.timeout) == (
+        "smtp.acumbamail.com", 587, "starttls", 30.0)
+    assert config.allow_insecure is False
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({"port": 0}, "port", "1 to 65535"),
+        ({"port": 70000}, "port", "1 to 65535"),
+        ({"port": "587"}, "port", "integer"),
+        ({"security": "ssl"}, "security", "starttls, tls, none"),
+        ({"timeout": 0}, "timeout", "positive"),
+        ({"password": "x"}, "username", "required"),
+        ({"username": "a@b.com"}, "password", "required"),
+        ({"host": ""}, "host", "non-empty"),
+        ({"default_category": "  "}, "default_category", "empty"),
+        ({"default_category": "x" * 101}, "default_category", "100"),
+        ({"default_from": "not an address"}, "default_from", "not an e-mail"),
+        ({"ca_file": "/nonexistent/ca.pem"}, "ca_file", "no such file"),
+        ({"max_tries": 0}, "max_tries", ">= 1"),
+    ],
+)
+def test_bad_values_raise_config_error_naming_the_field(kwargs: dict, field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RelayConfig(**kwargs)
+    assert info.value.field == field
+    assert words in str(info.value)
+
+
+def test_credentials_never_go_over_a_plain_connection_unless_allowed() -> None:
+    with pytest.raises(ConfigError, match="clear text") as info:
+        RelayConfig(port=2500, security="none", username="a@b.com", password=SECRET)
+    assert info.value.field == "security"
+    assert SECRET not in str(info.value)
+    allowed = RelayConfig(port=2500, security="none", username="a@b.com", password=SECRET, allow_insecure=True)
+    assert allowed.security == "none"
+    assert RelayConfig(security="none").security == "none"  # no credentials: nothing to leak
+
+
+def test_from_env_reads_every_variable() -> None:
+    env = {
+        "ACUMBAMAIL_HOST": "relay.example.test", "ACUMBAMAIL_PORT": "465",
+        "ACUMBAMAIL_USERNAME": "me@example.com", "ACUMBAMAIL_AUTH_TOKEN": SECRET,
+        "ACUMBAMAIL_TIMEOUT": "12.5", "ACUMBAMAIL_DEFAULT_FROM": "Shop <shop@example.com>",
+        "ACUMBAMAIL_DEFAULT_CATEGORY": "SIGNUP",
+    }
+    config = RelayConfig.from_env(env)
+    assert config.host == "relay.example.test"
+    assert config.port == 465 and config.security == "tls"
+    assert config.username == "me@example.com" and config.password == SECRET
+    assert config.timeout == 12.5
+    assert config.default_from == "Shop <shop@example.com>"
+    assert config.default_category == "SIGNUP"
+    assert RelayConfig.from_env({**env, "ACUMBAMAIL_PASSWORD": "pw", "ACUMBAMAIL_SECURITY": "STARTTLS"}).password == "pw"
+    assert RelayConfig.from_env(env, port=587).security == "starttls"
+
+
+def test_from_env_bad_number_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        RelayConfig.from_env({"ACUMBAMAIL_PORT": "five-eight-seven"})
+    assert info.value.field == "ACUMBAMAIL_PORT"
+
+
+def test_secret_is_not_in_repr_str_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    config = RelayConfig(username="me@example.com", password=SECRET)
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("test").info("config %s %r", config, config)
+    for text in (repr(config), str(config), caplog.text):
+        assert SECRET not in text
+    assert "me@example.com" in repr(config)
+
+
+def test_replace_revalidates_and_reapplies_the_port_table() -> None:
+    config = RelayConfig()
+    assert config.replace(port=465).security == "tls"
+    assert config.replace(port=465, security="starttls").security == "starttls"
+    with pytest.raises(ConfigError):
+        config.replace(port=-1)
