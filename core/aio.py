@@ -87,7 +87,9 @@ class AsyncConnection:
                 await smtp.ehlo()
             if cfg.username and cfg.password:
                 if not smtp.supports_extension("auth"):
-                    raise PermanentError("relay does not offer AUTH after the TLS handshake")
+                    raise PermanentError(
+                        "relay does not offer AUTH on this connection (it may require TLS first)"
+                    )
                 try:
                     await smtp.login(cfg.username, cfg.password)
                 except aiosmtplib.SMTPAuthenticationError as exc:

@@ -145,7 +145,9 @@ class SyncConnection:
     @staticmethod
     def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
         if not smtp.has_extn("auth"):
-            raise PermanentError("relay does not offer AUTH after the TLS handshake")
+            raise PermanentError(
+                "relay does not offer AUTH on this connection (it may require TLS first)"
+            )
         smtp._redact = True  # type: ignore[attr-defined]
         try:
             smtp.login(username, password)

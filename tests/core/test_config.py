@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from acumbamail_smtp import ConfigError, RelayConfig, security_for_port
 
 SECRET = "s3cr3t-Token-value"

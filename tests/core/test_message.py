@@ -8,7 +8,6 @@ from email import policy
 from pathlib import Path
 
 import pytest
-
 from acumbamail_smtp import CATEGORY_HEADER, Attachment, InvalidMessage, Message, RelayConfig, prepare
 
 
