@@ -4,6 +4,9 @@ of every message.
 Everything public is importable from here; each name lives in a module named for what it holds.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .aio import AsyncMailer
 from .categories import CATEGORY_HEADER, validate_category
 from .config import RelayConfig, security_for_port
@@ -28,6 +31,23 @@ from .message import Attachment, Message, PreparedMessage, prepare
 from .result import Reply, SendResult
 from .transport import Mailer
 
+if TYPE_CHECKING:
+    from .templates import Rendered, Renderer, import_acumbamail, render, render_message
+
+#: Names loaded on first use: the template support imports jinja2, which most senders never need.
+_LAZY = {name: "templates" for name in
+         ("Rendered", "Renderer", "import_acumbamail", "render", "render_message")}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -46,6 +66,8 @@ __all__ = [
     "PreparedMessage",
     "RecipientsRefused",
     "RelayConfig",
+    "Rendered",
+    "Renderer",
     "Reply",
     "SendError",
     "SendResult",
@@ -56,7 +78,10 @@ __all__ = [
     "WebhookPayloadError",
     "WebhookTooLarge",
     "check_relay",
+    "import_acumbamail",
     "prepare",
+    "render",
+    "render_message",
     "security_for_port",
     "validate_category",
 ]

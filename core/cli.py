@@ -19,6 +19,7 @@ from .errors import AcumbamailError
 COMMAND_MODULES: tuple[str, ...] = (
     "acumbamail_smtp.relay_cli",
     "acumbamail_smtp.testserver.cli",
+    "acumbamail_smtp.templates_cli",
 )
 
 
