@@ -48,9 +48,16 @@ def run() -> int:
                      "account</a></p>",
                 category="SIGNUP",
             ))
-        _print(f"  Mailer: {result.status}, queue id {result.queue_id}")
+            _print(f"  Mailer: {result.status}, queue id {result.queue_id}")
+            welcome = mailer.send_template(
+                "registration_confirmation",
+                {"brand_name": "Demo Shop", "name": "Luis", "confirm_url": "https://shop.example.com/c/xyz"},
+                to="luis@example.org", category="SIGNUP",
+            )
+            _print(f"  Mailer, starter template 'registration_confirmation': {welcome.status}, "
+                   f"queue id {welcome.queue_id}")
         asyncio.run(_send_async(config))
-        received = relay.wait_for(4)
+        received = relay.wait_for(5)
         _print()
         _print(f"The relay received {len(received)} messages:")
         for item in received:
