@@ -1,0 +1,46 @@
+"""Pytest fixtures that start a fake Acumbamail relay on 127.0.0.1 for each test.
+
+Loaded automatically (the ``pytest11`` entry point) in every project that installs
+acumbamail-smtp, so this module imports nothing but pytest: aiosmtpd and trustme are only needed
+once a test asks for one of the fixtures. Imported without pytest (by a tool that walks every
+module) it defines nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .relay import FakeRelay
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - only without pytest
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def acumbamail_relay_factory() -> Iterator[Callable[..., FakeRelay]]:
+        """Call with ``FakeRelay`` keyword arguments for more started relays; all stop after the test."""
+        from .relay import FakeRelay
+
+        relays: list[FakeRelay] = []
+
+        def make(**kwargs: Any) -> FakeRelay:
+            relay = FakeRelay(**kwargs)
+            relays.append(relay)
+            relay.start()
+            return relay
+
+        try:
+            yield make
+        finally:
+            for relay in reversed(relays):
+                relay.stop()
+
+    @pytest.fixture
+    def acumbamail_relay(acumbamail_relay_factory: Callable[..., FakeRelay]) -> FakeRelay:
+        """A started fake relay with the default credentials; ``relay.client_config()`` reaches it."""
+        return acumbamail_relay_factory()
