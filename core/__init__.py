@@ -27,9 +27,19 @@ from .errors import (
     WebhookPayloadError,
     WebhookTooLarge,
 )
+from .events import Event, EventType
 from .message import Attachment, Message, PreparedMessage, prepare
 from .result import Reply, SendResult
+from .store import EventStore, SendRecord, SQLiteEventStore, StoreOutcome, open_store
+from .suppression import Suppression, SuppressionPolicy, apply_suppression
 from .transport import Mailer
+from .webhooks import (
+    WebhookReceiver,
+    WebhookResponse,
+    WebhookVerifier,
+    parse_events,
+    receiver_from_settings,
+)
 
 if TYPE_CHECKING:
     from .templates import Rendered, Renderer, import_acumbamail, render, render_message
@@ -59,6 +69,9 @@ __all__ = [
     "CheckReport",
     "ConfigError",
     "ConnectionFailed",
+    "Event",
+    "EventStore",
+    "EventType",
     "InvalidMessage",
     "Mailer",
     "Message",
@@ -69,17 +82,29 @@ __all__ = [
     "Rendered",
     "Renderer",
     "Reply",
+    "SQLiteEventStore",
     "SendError",
+    "SendRecord",
     "SendResult",
+    "StoreOutcome",
+    "Suppression",
+    "SuppressionPolicy",
     "TemplateError",
     "TransientError",
     "WebhookAuthError",
     "WebhookError",
     "WebhookPayloadError",
+    "WebhookReceiver",
+    "WebhookResponse",
     "WebhookTooLarge",
+    "WebhookVerifier",
+    "apply_suppression",
     "check_relay",
     "import_acumbamail",
+    "open_store",
+    "parse_events",
     "prepare",
+    "receiver_from_settings",
     "render",
     "render_message",
     "security_for_port",

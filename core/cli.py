@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "acumbamail_smtp.relay_cli",
     "acumbamail_smtp.testserver.cli",
     "acumbamail_smtp.templates_cli",
+    "acumbamail_smtp.webhooks_cli",
 )
 
 

@@ -1,0 +1,521 @@
+"""Where sends, events and suppressions live: the :class:`EventStore` protocol and the embedded
+SQLite implementation (:class:`SQLiteEventStore`, standard library only).
+
+The join rule, shared by every store: an event is joined to the send it reports on
+
+1. by queue id: the send whose ``queue_id`` (the relay's "queued as <id>") equals the event's
+   ``message_key`` (Acumbamail's ``email_key``), preferring the row of the same recipient;
+2. else by recipient: that recipient's latest accepted send at or before the event's timestamp.
+
+The join fills the event's ``category`` and ``message_id``. When a send is recorded after its
+events arrived (a fast webhook), the events carrying its queue id are joined then.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import ConfigError
+from .events import EVENT_NAMES, Event, EventType, normalize_address
+from .result import SendResult
+from .suppression import Suppression, validate_reason
+
+SCHEMA_VERSION = 1
+DEFAULT_STORE_PATH = "acumbamail-events.sqlite3"
+#: Environment variable naming the store: a SQLite path or a SQLAlchemy URL.
+STORE_ENV = "ACUMBAMAIL_STORE"
+#: Per-recipient statuses of a send record.
+SEND_STATUSES: tuple[str, ...] = ("sent", "refused", "suppressed")
+#: Rows fetched per query by the iterators, so reports over millions of rows stay small in memory.
+PAGE_SIZE = 1000
+#: Addresses per ``IN (...)`` query (SQLite limits the number of parameters).
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """One recipient of one sent message, as recorded by ``record_sends``."""
+
+    recipient: str
+    message_id: str
+    queue_id: str | None
+    category: str | None
+    sent_at: datetime
+    status: str
+    reply_code: int | None = None
+    reply_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    """What ``store_events`` did: ``new`` events (joined to their send) and ``duplicates``
+    (already stored under the same ``event_id``, left untouched)."""
+
+    new: list[Event] = field(default_factory=list)
+    duplicates: list[Event] = field(default_factory=list)
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """What the mailer, the webhook receiver, suppression and reports need from a store.
+
+    Every write is one transaction; addresses are matched case-insensitively (normalized by
+    :func:`~acumbamail_smtp.events.normalize_address`). Events are joined to sends by the rule in
+    this module's docstring.
+    """
+
+    def record_sends(self, results: Sequence[SendResult]) -> None:
+        """Record one row per accepted, refused and suppressed recipient of each result."""
+
+    def store_events(self, events: Sequence[Event]) -> StoreOutcome:
+        """Store ``events`` in one transaction, once per ``event_id``, joined to their sends."""
+
+    def suppressed(self, addresses: Iterable[str]) -> set[str]:
+        """The given addresses (as given) that are on the suppression list."""
+
+    def suppress(self, address: str, reason: str = "manual", event_id: str | None = None) -> bool:
+        """Put ``address`` on the list; False if it was there already (its entry is kept)."""
+
+    def unsuppress(self, address: str) -> bool:
+        """Take ``address`` off the list; False if it was not on it."""
+
+    def suppressions(self) -> Iterator[Suppression]:
+        """Every suppression, ordered by address."""
+
+    def events(self, *, since: datetime | None = None, until: datetime | None = None,
+               category: str | None = None, recipient: str | None = None,
+               type: EventType | str | Iterable[EventType | str] | None = None) -> Iterator[Event]:
+        """Stored events with ``since <= timestamp < until`` and the other filters, oldest first."""
+
+    def sends(self, *, since: datetime | None = None, until: datetime | None = None,
+              category: str | None = None, recipient: str | None = None,
+              status: str | None = None) -> Iterator[SendRecord]:
+        """Recorded sends with ``since <= sent_at < until`` and the other filters, oldest first."""
+
+    def close(self) -> None:
+        """Release the store's connections."""
+
+
+# -- helpers shared by the store implementations ----------------------------------------------
+
+
+def send_rows(results: Sequence[SendResult]) -> list[dict[str, Any]]:
+    """The ``sends`` rows for ``results``: one per accepted, refused and suppressed recipient."""
+    rows: list[dict[str, Any]] = []
+    for result in results:
+        base = {"message_id": result.message_id, "queue_id": result.queue_id,
+                "category": result.category, "sent_at": aware(result.sent_at, "sent_at")}
+        for address in result.accepted:
+            rows.append({**base, "recipient": normalize_address(address), "status": "sent",
+                         "reply_code": None, "reply_text": None})
+        for address, reply in result.refused.items():
+            rows.append({**base, "recipient": normalize_address(address), "status": "refused",
+                         "reply_code": reply.code, "reply_text": reply.text})
+        for address in result.suppressed:
+            rows.append({**base, "recipient": normalize_address(address), "status": "suppressed",
+                         "reply_code": None, "reply_text": None})
+    return rows
+
+
+def aware(value: datetime, name: str) -> datetime:
+    """``value`` in UTC; a naive datetime is refused (we cannot know its zone)."""
+    if not isinstance(value, datetime):
+        raise ConfigError(name, f"must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigError(name, "must be timezone-aware (e.g. datetime.now(UTC))")
+    return value.astimezone(UTC)
+
+
+def event_types(value: EventType | str | Iterable[EventType | str] | None) -> list[str] | None:
+    """The type filter as a list of stored values; names may use any accepted spelling."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        key = str(item).strip().lower().replace("-", "_")
+        if key in _TYPE_VALUES:
+            out.append(key)
+        elif key in EVENT_NAMES:
+            out.append(EVENT_NAMES[key].value)
+        else:
+            names = ", ".join(t.value for t in EventType)
+            raise ConfigError("type", f"unknown event type {item!r}; use one of {names}")
+    return out
+
+
+_TYPE_VALUES = frozenset(t.value for t in EventType)
+
+
+def check_status(status: str | None) -> str | None:
+    if status is not None and status not in SEND_STATUSES:
+        raise ConfigError("status", f"must be one of {', '.join(SEND_STATUSES)}; got {status!r}")
+    return status
+
+
+def check_address(address: str) -> str:
+    """The normalized form of ``address``, or ``ConfigError`` when it is not an address."""
+    if not isinstance(address, str):
+        raise ConfigError("address", f"must be a string, got {type(address).__name__}")
+    value = normalize_address(address)
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in value) or len(value) > 320:
+        raise ConfigError("address", f"{address!r} is not an e-mail address")
+    return value
+
+
+def raw_json(raw: Any) -> str:
+    """The ``raw`` column: the event as received, as JSON."""
+    return json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def event_from_row(row: Sequence[Any]) -> Event:
+    """An :class:`Event` from ``(event_id, type, recipient, timestamp, message_key, url,
+    category, message_id, raw)`` with ``timestamp`` an aware datetime."""
+    event_id, type_, recipient, timestamp, message_key, url, category, message_id, raw = row
+    try:
+        raw_value = json.loads(raw) if raw else {}
+    except ValueError:
+        raw_value = {"raw": raw}
+    return Event(type=EventType(type_), recipient=recipient, timestamp=timestamp,
+                 message_key=message_key, url=url, category=category, message_id=message_id,
+                 event_id=event_id, raw=raw_value if isinstance(raw_value, dict) else {"raw": raw_value})
+
+
+def open_store(location: str | os.PathLike[str] | None = None) -> EventStore:
+    """Open the store at ``location``: a SQLAlchemy URL (``postgresql+psycopg://...``) or a SQLite
+    path. Without one, ``$ACUMBAMAIL_STORE``, else ``acumbamail-events.sqlite3``."""
+    if location is None:
+        location = os.environ.get(STORE_ENV) or DEFAULT_STORE_PATH
+    text = os.fspath(location)
+    if "://" in text:
+        from .store_sqlalchemy import SQLAlchemyEventStore
+
+        return SQLAlchemyEventStore(text)
+    return SQLiteEventStore(text)
+
+
+# -- SQLite ---------------------------------------------------------------------------------------
+
+#: Timestamps are stored as UTC text in this fixed-width format (the one SQLAlchemy uses for
+#: SQLite), so text order is time order and both stores can open the same file.
+_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sends (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    recipient VARCHAR(320) NOT NULL,
+    message_id VARCHAR(998) NOT NULL,
+    queue_id VARCHAR(255),
+    category VARCHAR(255),
+    sent_at DATETIME NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    reply_code INTEGER,
+    reply_text TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_sends_queue_id ON sends (queue_id);
+CREATE INDEX IF NOT EXISTS ix_sends_recipient_sent_at ON sends (recipient, sent_at);
+CREATE INDEX IF NOT EXISTS ix_sends_category_sent_at ON sends (category, sent_at);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    event_id VARCHAR(64) NOT NULL,
+    type VARCHAR(32) NOT NULL,
+    recipient VARCHAR(320) NOT NULL,
+    timestamp DATETIME NOT NULL,
+    message_key VARCHAR(255),
+    url TEXT,
+    category VARCHAR(255),
+    message_id VARCHAR(998),
+    raw TEXT NOT NULL,
+    received_at DATETIME NOT NULL,
+    CONSTRAINT uq_events_event_id UNIQUE (event_id)
+);
+CREATE INDEX IF NOT EXISTS ix_events_type_timestamp ON events (type, timestamp);
+CREATE INDEX IF NOT EXISTS ix_events_category_timestamp ON events (category, timestamp);
+CREATE INDEX IF NOT EXISTS ix_events_recipient_timestamp ON events (recipient, timestamp);
+CREATE INDEX IF NOT EXISTS ix_events_message_key ON events (message_key);
+CREATE TABLE IF NOT EXISTS suppressions (
+    address VARCHAR(320) NOT NULL PRIMARY KEY,
+    reason VARCHAR(32) NOT NULL,
+    created_at DATETIME NOT NULL,
+    event_id VARCHAR(64)
+);
+"""
+
+_EVENT_COLUMNS = "event_id, type, recipient, timestamp, message_key, url, category, message_id, raw"
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def _parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class SQLiteEventStore:
+    """The embedded store: one SQLite file (WAL mode), standard library ``sqlite3``.
+
+    Thread-safe (one connection behind a lock; iterators fetch page by page and do not hold it
+    between pages) and safe across processes (``BEGIN IMMEDIATE`` writes, ``timeout`` seconds of
+    waiting for a locked database). Every call is one transaction, committed with
+    ``synchronous=FULL`` so a stored event survives a power cut. ``":memory:"`` works for tests.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE_PATH, *, timeout: float = 30.0) -> None:
+        self.path = os.fspath(path)
+        #: Rows per query of the iterators.
+        self.page_size = PAGE_SIZE
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                         check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConfigError("store", f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        try:
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._create_schema()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise ConfigError("store", f"cannot use SQLite database {self.path!r}: {exc}") from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SQLiteEventStore({self.path!r})"
+
+    def __enter__(self) -> SQLiteEventStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _create_schema(self) -> None:
+        with self._write() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if row[0] is None:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                raise ConfigError("store", f"schema version {row[0]} is newer than this library "
+                                           f"supports ({SCHEMA_VERSION}); upgrade acumbamail-smtp")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken with ``BEGIN IMMEDIATE`` so it never has to upgrade a
+        read lock (which SQLite cannot wait for)."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- sends -----------------------------------------------------------------------------------
+
+    def record_sends(self, results: Sequence[SendResult]) -> None:
+        rows = send_rows(results)
+        if not rows:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO sends (recipient, message_id, queue_id, category, sent_at, status,"
+                " reply_code, reply_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r["recipient"], r["message_id"], r["queue_id"], r["category"], _ts(r["sent_at"]),
+                  r["status"], r["reply_code"], r["reply_text"]) for r in rows])
+            for result in results:
+                if result.queue_id:  # events that arrived before their send was recorded
+                    conn.execute(
+                        "UPDATE events SET message_id = ?, category = ?"
+                        " WHERE message_key = ? AND message_id IS NULL",
+                        (result.message_id, result.category, result.queue_id))
+
+    def sends(self, *, since: datetime | None = None, until: datetime | None = None,
+              category: str | None = None, recipient: str | None = None,
+              status: str | None = None) -> Iterator[SendRecord]:
+        where, params = _range("sent_at", since, until)
+        if category is not None:
+            where.append("category = ?")
+            params.append(category)
+        if recipient is not None:
+            where.append("recipient = ?")
+            params.append(normalize_address(recipient))
+        if check_status(status) is not None:
+            where.append("status = ?")
+            params.append(status)
+        sql = ("SELECT id, sent_at, recipient, message_id, queue_id, category, status, reply_code,"
+               " reply_text FROM sends")
+        for row in self._pages(sql, "sent_at", where, params):
+            yield SendRecord(recipient=row[2], message_id=row[3], queue_id=row[4], category=row[5],
+                             sent_at=_parse_ts(row[1]), status=row[6], reply_code=row[7],
+                             reply_text=row[8])
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def store_events(self, events: Sequence[Event]) -> StoreOutcome:
+        outcome = StoreOutcome()
+        if not events:
+            return outcome
+        received_at = _ts(datetime.now(UTC))
+        with self._write() as conn:
+            for event in events:
+                cursor = conn.execute(
+                    "INSERT INTO events (event_id, type, recipient, timestamp, message_key, url,"
+                    " category, message_id, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (event_id) DO NOTHING",
+                    (event.event_id, event.type.value, event.recipient, _ts(event.timestamp),
+                     event.message_key, event.url, event.category, event.message_id,
+                     raw_json(event.raw), received_at))
+                if cursor.rowcount != 1:
+                    outcome.duplicates.append(event)
+                    continue
+                joined = self._join(conn, event)
+                if joined is not None:
+                    event = replace(event, message_id=joined[0], category=joined[1])
+                    conn.execute("UPDATE events SET message_id = ?, category = ? WHERE id = ?",
+                                 (joined[0], joined[1], cursor.lastrowid))
+                outcome.new.append(event)
+        return outcome
+
+    @staticmethod
+    def _join(conn: sqlite3.Connection, event: Event) -> tuple[str, str | None] | None:
+        """``(message_id, category)`` of the send ``event`` reports on (module docstring)."""
+        if event.message_key:
+            row = conn.execute(
+                "SELECT message_id, category FROM sends WHERE queue_id = ?"
+                " ORDER BY recipient = ? DESC, id DESC LIMIT 1",
+                (event.message_key, event.recipient)).fetchone()
+            if row is not None:
+                return row[0], row[1]
+        row = conn.execute(
+            "SELECT message_id, category FROM sends WHERE recipient = ? AND status = 'sent'"
+            " AND sent_at <= ? ORDER BY sent_at DESC, id DESC LIMIT 1",
+            (event.recipient, _ts(event.timestamp))).fetchone()
+        return (row[0], row[1]) if row is not None else None
+
+    def events(self, *, since: datetime | None = None, until: datetime | None = None,
+               category: str | None = None, recipient: str | None = None,
+               type: EventType | str | Iterable[EventType | str] | None = None) -> Iterator[Event]:
+        where, params = _range("timestamp", since, until)
+        if category is not None:
+            where.append("category = ?")
+            params.append(category)
+        if recipient is not None:
+            where.append("recipient = ?")
+            params.append(normalize_address(recipient))
+        types = event_types(type)
+        if types is not None:
+            where.append(f"type IN ({', '.join('?' * len(types))})")
+            params.extend(types)
+        sql = f"SELECT id, timestamp, {_EVENT_COLUMNS} FROM events"  # noqa: S608 (constants)
+        for row in self._pages(sql, "timestamp", where, params):
+            yield event_from_row((*row[2:5], _parse_ts(row[5]), *row[6:]))
+
+    def _pages(self, sql: str, time_column: str, where: list[str], params: list[Any]) -> Iterator[Any]:
+        """Rows ordered by ``(time_column, id)``, fetched ``page_size`` at a time."""
+        last: tuple[str, int] | None = None
+        while True:
+            clauses, values = list(where), list(params)
+            if last is not None:
+                clauses.append(f"({time_column} > ? OR ({time_column} = ? AND id > ?))")
+                values.extend((last[0], last[0], last[1]))
+            query = sql + (" WHERE " + " AND ".join(clauses) if clauses else "")
+            query += f" ORDER BY {time_column}, id LIMIT {int(self.page_size)}"
+            rows = self._read(query, values)
+            yield from rows
+            if len(rows) < self.page_size:
+                return
+            last = (rows[-1][1], rows[-1][0])
+
+    # -- suppression -----------------------------------------------------------------------------
+
+    def suppressed(self, addresses: Iterable[str]) -> set[str]:
+        given = list(addresses)
+        wanted = sorted({normalize_address(a) for a in given})
+        found: set[str] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            rows = self._read(
+                "SELECT address FROM suppressions"  # noqa: S608 (placeholders only)
+                f" WHERE address IN ({', '.join('?' * len(chunk))})",
+                chunk)
+            found.update(row[0] for row in rows)
+        return {a for a in given if normalize_address(a) in found}
+
+    def suppress(self, address: str, reason: str = "manual", event_id: str | None = None) -> bool:
+        value = check_address(address)
+        validate_reason(reason)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO suppressions (address, reason, created_at, event_id) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (address) DO NOTHING",
+                (value, reason, _ts(datetime.now(UTC)), event_id))
+            return cursor.rowcount == 1
+
+    def unsuppress(self, address: str) -> bool:
+        value = check_address(address)
+        with self._write() as conn:
+            return conn.execute("DELETE FROM suppressions WHERE address = ?", (value,)).rowcount > 0
+
+    def suppressions(self) -> Iterator[Suppression]:
+        last = ""
+        while True:
+            rows = self._read(
+                "SELECT address, reason, created_at, event_id FROM suppressions"  # noqa: S608
+                f" WHERE address > ? ORDER BY address LIMIT {int(self.page_size)}", (last,))
+            for row in rows:
+                yield Suppression(row[0], row[1], _parse_ts(row[2]), row[3])
+            if len(rows) < self.page_size:
+                return
+            last = rows[-1][0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _range(column: str, since: datetime | None, until: datetime | None) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        where.append(f"{column} >= ?")
+        params.append(_ts(aware(since, "since")))
+    if until is not None:
+        where.append(f"{column} < ?")
+        params.append(_ts(aware(until, "until")))
+    return where, params
+
+
+__all__ = [
+    "DEFAULT_STORE_PATH",
+    "SCHEMA_VERSION",
+    "EventStore",
+    "SQLiteEventStore",
+    "SendRecord",
+    "StoreOutcome",
+    "open_store",
+]
