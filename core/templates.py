@@ -353,6 +353,19 @@ class Renderer:
             raise _error(exc, "<string>") from exc
         return self._finish(rendered_subject, rendered_html, rendered_text, "<string>")
 
+    def render_file(self, name: str, context: Mapping[str, Any] | None = None) -> str:
+        """Render the whole file ``name`` to one string, without the block convention: for
+        templates written for other libraries (e.g. fastapi-mail), whose file is the body.
+        ``.html``/``.htm``/``.xml`` files are autoescaped; undefined variables raise TemplateError."""
+        html = name.lower().endswith((".html", ".htm", ".xml", ".html.j2"))
+        try:
+            template = (self.environment if html else self._text_env).get_template(name)
+            return template.render(dict(context or {}))
+        except TemplateError:
+            raise
+        except Exception as exc:
+            raise _error(exc, name, self.search_path) from exc
+
     def finish(self, subject: str, html: str, text: str | None = None) -> Rendered:
         """Finish content another engine rendered (e.g. Django): one-line subject, CSS inlined,
         text derived from the HTML when none is given."""

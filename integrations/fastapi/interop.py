@@ -1,0 +1,354 @@
+"""fastapi-mail interoperability: its ``ConnectionConfig`` as our :class:`RelayConfig`, its
+``MessageSchema`` as our :class:`Message`, and :class:`AcumbamailFastMail`, a drop-in for its
+``FastMail`` that sends over pooled connections.
+
+Switching an app is a change of two objects: the configuration (pointed at Acumbamail) and the
+mailer class. What differs, on purpose: certificate checks cannot be turned off without
+``allow_insecure=True``, undefined template variables are an error (not an empty string), and a
+message is validated completely before anything is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from email import message_from_bytes, policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
+
+from acumbamail_smtp.addresses import parse_address
+from acumbamail_smtp.categories import CATEGORY_HEADER
+from acumbamail_smtp.config import RelayConfig
+from acumbamail_smtp.errors import ConfigError, InvalidMessage
+from acumbamail_smtp.message import Attachment, Message, PreparedMessage, prepare
+from acumbamail_smtp.result import SendResult
+from acumbamail_smtp.store import EventStore
+from acumbamail_smtp.templates import Renderer
+from fastapi_mail import ConnectionConfig, MessageSchema
+
+from .mailer import FastAPIMailer, shared_mailer
+from .settings import AcumbamailSettings
+
+#: Which fastapi-mail setting each RelayConfig field comes from (to name it in errors).
+CONFIG_FIELDS = {
+    "host": "MAIL_SERVER", "port": "MAIL_PORT", "username": "MAIL_USERNAME",
+    "password": "MAIL_PASSWORD", "security": "MAIL_STARTTLS", "timeout": "TIMEOUT",
+    "ca_file": "CERT_BUNDLE", "default_from": "MAIL_FROM", "local_hostname": "LOCAL_HOSTNAME",
+}
+
+
+def from_fastapi_mail(conf: ConnectionConfig, **overrides: Any) -> RelayConfig:
+    """Our relay configuration from fastapi-mail's ``ConnectionConfig``; ``overrides``
+    (RelayConfig fields) win. ``MAIL_SSL_TLS`` means implicit TLS, ``MAIL_STARTTLS`` STARTTLS
+    (required, not opportunistic), neither a plain connection (refused with credentials unless
+    ``allow_insecure=True``). ``TEMPLATE_FOLDER`` and ``SUPPRESS_SEND`` are used by
+    :class:`AcumbamailFastMail`; ``MAIL_DEBUG`` is replaced by the ``acumbamail_smtp.smtp`` logger."""
+    if not isinstance(conf, ConnectionConfig):
+        raise ConfigError("conf", f"expected a fastapi_mail.ConnectionConfig, got {type(conf).__name__}")
+    starttls, implicit = bool(conf.MAIL_STARTTLS), bool(conf.MAIL_SSL_TLS)
+    if starttls and implicit:
+        raise ConfigError("MAIL_SSL_TLS", "MAIL_STARTTLS and MAIL_SSL_TLS are both true; set "
+                                          "MAIL_SSL_TLS for implicit TLS (ports 465, 2525) or "
+                                          "MAIL_STARTTLS (ports 587, 25252, 25)")
+    allow_insecure = bool(overrides.get("allow_insecure", False))
+    values: dict[str, Any] = {
+        "host": conf.MAIL_SERVER, "port": conf.MAIL_PORT,
+        "security": "tls" if implicit else "starttls" if starttls else "none",
+        "timeout": float(conf.TIMEOUT), "default_from": _from_address(conf),
+    }
+    if conf.USE_CREDENTIALS:
+        secret = conf.MAIL_PASSWORD
+        values["username"] = conf.MAIL_USERNAME
+        values["password"] = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
+    bundle = getattr(conf, "CERT_BUNDLE", None)
+    if bundle:
+        values["ca_file"] = os.fspath(bundle)
+    if getattr(conf, "LOCAL_HOSTNAME", None):
+        values["local_hostname"] = conf.LOCAL_HOSTNAME
+    if not getattr(conf, "VALIDATE_CERTS", True) and (starttls or implicit):
+        if not allow_insecure:
+            raise ConfigError("VALIDATE_CERTS", "certificate checks cannot be turned off: give "
+                                                "CERT_BUNDLE (the CA file of a private relay), or "
+                                                "allow_insecure=True for a trusted local relay")
+        values.pop("ca_file", None)
+        values["ssl_context"] = _unverified_context()
+    values.update(overrides)
+    try:
+        return RelayConfig(**values)
+    except ConfigError as exc:
+        if exc.field in overrides:
+            raise
+        if exc.field == "security" and not (starttls or implicit):
+            raise ConfigError("MAIL_STARTTLS", exc.problem) from None
+        raise ConfigError(CONFIG_FIELDS.get(exc.field, exc.field), exc.problem) from None
+
+
+def _from_address(conf: ConnectionConfig) -> str:
+    name = getattr(conf, "MAIL_FROM_NAME", None)
+    address = str(conf.MAIL_FROM)
+    return str(Address(display_name=name, addr_spec=address)) if name else address
+
+
+@functools.cache
+def _unverified_context() -> ssl.SSLContext:
+    """One shared context (so mailers built per request from the same settings share a pool)."""
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+# -- MessageSchema -> Message ---------------------------------------------------------------------
+
+
+def message_from_schema(schema: MessageSchema, *, default_from: str | None = None,
+                        template_name: str | None = None, html_template: str | None = None,
+                        plain_template: str | None = None, category: str | None = None,
+                        renderer: Renderer | None = None,
+                        template_folder: str | os.PathLike[str] | None = None) -> Message:
+    """fastapi-mail's ``MessageSchema`` as a core :class:`Message`, following fastapi-mail's
+    meaning of every field: ``body`` (or ``template_body`` rendered with ``template_name``) is the
+    HTML or the text according to ``subtype``; ``alternative_body`` (multipart ``alternative``)
+    or ``html_template`` + ``plain_template`` give both parts. ``from_name`` joins ``default_from``.
+    An ``ACUMBAMAIL-SMTPAPI`` header becomes the category. Attachments (``UploadFile``, paths,
+    ``{"file": ..., "headers": {"Content-ID": ...}, "mime_type": ..., "mime_subtype": ...}``)
+    are read now. Anything that cannot be carried over raises :class:`InvalidMessage`."""
+    if not isinstance(schema, MessageSchema):
+        raise InvalidMessage(f"expected a fastapi_mail.MessageSchema, got {type(schema).__name__}")
+    if renderer is None and (template_name or html_template or plain_template):
+        renderer = Renderer(template_folder or ())
+    subtype = _value(schema.subtype)
+    html: str | None
+    text: str | None
+    if template_name:
+        assert renderer is not None
+        body: Any = renderer.render_file(template_name, _template_data(schema.template_body))
+        html, text = (body, None) if subtype == "html" else (None, body)
+    elif html_template or plain_template:
+        if not (html_template and plain_template):
+            raise InvalidMessage("html_template and plain_template must be given together")
+        assert renderer is not None
+        data = _template_data(schema.template_body)
+        html = renderer.render_file(html_template, data)
+        text = renderer.render_file(plain_template, data)
+    else:
+        body = schema.template_body if schema.template_body else schema.body
+        if body is not None and not isinstance(body, str):
+            raise InvalidMessage(f"body: a {type(body).__name__} needs a template "
+                                 "(template_name) to become the message text")
+        alternative = getattr(schema, "alternative_body", None)
+        if _value(schema.multipart_subtype) != "alternative":
+            alternative = None
+        html, text = (body, alternative) if subtype == "html" else (alternative, body)
+
+    headers: dict[str, str] = {}
+    for name, value in (schema.headers or {}).items():
+        if str(name).lower() == CATEGORY_HEADER.lower():
+            if category is not None and category != value:
+                raise InvalidMessage(f"category given twice: {category!r} and header "
+                                     f"{CATEGORY_HEADER} {value!r}")
+            category = str(value)
+        else:
+            headers[str(name)] = str(value)
+    return Message(
+        from_email=_sender(schema, default_from), to=_addresses(schema.recipients),
+        subject=schema.subject or "", text=text, html=html, cc=_addresses(schema.cc),
+        bcc=_addresses(schema.bcc), reply_to=_addresses(schema.reply_to),
+        attachments=[_attachment(item, index) for index, item in enumerate(schema.attachments, 1)],
+        headers=headers, category=category,
+    )
+
+
+def _value(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _template_data(data: Any) -> dict[str, Any]:
+    """The template context, as fastapi-mail builds it: a dict as is, a list as ``body``."""
+    if isinstance(data, Mapping):
+        return dict(data)
+    if isinstance(data, list):
+        return {"body": data}
+    if data is None:
+        return {}
+    raise InvalidMessage(f"template_body: a {type(data).__name__} cannot be a template context "
+                         "(give a dict, or a list available as 'body')")
+
+
+def _addresses(values: Sequence[Any] | None) -> list[str]:
+    """NameEmail values as ``"Name <addr>"``; pydantic's default name (the local part) is dropped."""
+    out: list[str] = []
+    for value in values or []:
+        name = getattr(value, "name", None)
+        email = str(getattr(value, "email", value))
+        if not name or name in (email, email.rpartition("@")[0]):
+            out.append(email)
+        else:
+            out.append(str(Address(display_name=name, addr_spec=email)))
+    return out
+
+
+def _sender(schema: MessageSchema, default_from: str | None) -> str | None:
+    email = getattr(schema, "from_email", None)
+    name = getattr(schema, "from_name", None)
+    if not email and not name:
+        return None  # the mailer's default_from (MAIL_FROM / MAIL_FROM_NAME)
+    if not email:
+        if not default_from:
+            raise InvalidMessage("from_name given but no from_email and no default sender (MAIL_FROM)")
+        email = parseaddr(default_from)[1]
+    if not name:
+        return str(email)
+    try:
+        parse_address(str(email), "from_email")
+    except ValueError as exc:
+        raise InvalidMessage(str(exc)) from None
+    return str(Address(display_name=str(name), addr_spec=str(email)))
+
+
+def _attachment(item: Any, index: int) -> Attachment:
+    """One of fastapi-mail's validated attachments, ``(UploadFile, meta or None)``, read now."""
+    upload, meta = item if isinstance(item, tuple) else (item, None)
+    file = getattr(upload, "file", None)
+    if file is None:
+        raise InvalidMessage(f"attachment {index}: expected an UploadFile, a path or a dict with 'file'")
+    file.seek(0)
+    data = file.read()
+    filename = getattr(upload, "filename", None) or None
+    meta = dict(meta or {})
+    mimetype: str | None = None
+    if meta.get("mime_type") and meta.get("mime_subtype"):
+        mimetype = f"{meta['mime_type']}/{meta['mime_subtype']}"
+    else:
+        content_type = getattr(upload, "content_type", None) or ""
+        mimetype = content_type.split(";")[0].strip() or None
+    content_id: str | None = None
+    for header, value in dict(meta.get("headers") or {}).items():
+        key = str(header).lower()
+        if key == "content-id":
+            content_id = str(value).strip().removeprefix("<").removesuffix(">")
+        elif key == "content-disposition":
+            disposition, _, params = str(value).partition(";")
+            for param in params.split(";"):
+                pname, _, pvalue = param.partition("=")
+                if pname.strip().lower() == "filename" and pvalue.strip():
+                    filename = pvalue.strip().strip('"')
+            if disposition.strip().lower() not in ("inline", "attachment"):
+                raise InvalidMessage(f"attachment {filename or index}: unsupported "
+                                     f"Content-Disposition {value!r}")
+        else:
+            raise InvalidMessage(f"attachment {filename or index}: header {header!r} is not supported "
+                                 "(only Content-ID and Content-Disposition)")
+    return Attachment(bytes(data), filename, mimetype, content_id)
+
+
+# -- the drop-in FastMail -------------------------------------------------------------------------
+
+
+class AcumbamailFastMail:
+    """A drop-in for ``fastapi_mail.FastMail``: ``await AcumbamailFastMail(conf).send_message(
+    message, template_name=None)`` with the same ``MessageSchema``, sent over a pool of reused
+    connections shared by every instance with the same settings in the event loop (so one per
+    request is fine). ``conf`` is fastapi-mail's ``ConnectionConfig``, our ``AcumbamailSettings``
+    or a ``RelayConfig``. ``SUPPRESS_SEND`` validates and records without sending;
+    ``record_messages()`` and fastapi-mail's ``email_dispatched`` signal work as with FastMail."""
+
+    def __init__(self, config: ConnectionConfig | AcumbamailSettings | RelayConfig, *,
+                 mailer: FastAPIMailer | None = None, store: EventStore | None = None,
+                 pool_size: int | None = None,
+                 template_folder: str | os.PathLike[str] | None = None) -> None:
+        self.config = config
+        suppress = False
+        folder: str | os.PathLike[str] | None = None
+        if isinstance(config, ConnectionConfig):
+            relay = from_fastapi_mail(config)
+            folder = config.TEMPLATE_FOLDER
+            suppress = bool(config.SUPPRESS_SEND)
+        elif isinstance(config, AcumbamailSettings):
+            relay = config.relay_config()
+            folder = config.template_folder
+            suppress = config.suppress_send
+            pool_size = pool_size or config.pool_size
+        elif isinstance(config, RelayConfig):
+            relay = config
+        else:
+            raise ConfigError("config", "expected a fastapi_mail.ConnectionConfig, AcumbamailSettings "
+                                        f"or RelayConfig, got {type(config).__name__}")
+        self.relay_config = relay
+        self.template_folder = template_folder if template_folder is not None else folder
+        self.pool_size = pool_size or 4
+        self.store = store
+        if mailer is None and suppress:
+            from .testing import RecordingMailer
+
+            mailer = RecordingMailer(relay, store=store, template_folder=self.template_folder)
+        self._mailer = mailer
+
+    @property
+    def mailer(self) -> FastAPIMailer:
+        """The mailer that sends (the event loop's shared one unless one was given)."""
+        if self._mailer is not None:
+            return self._mailer
+        return shared_mailer(self.relay_config, pool_size=self.pool_size, store=self.store,
+                             template_folder=self.template_folder)
+
+    async def send_message(self, message: MessageSchema | Message | list[MessageSchema | Message],
+                           template_name: str | None = None, html_template: str | None = None,
+                           plain_template: str | None = None, *,
+                           category: str | None = None) -> SendResult | list[SendResult]:
+        """Send one message or a list (each validated before any is sent), as FastMail does;
+        returns the :class:`SendResult` (a list for a list). ``category`` sets the Acumbamail
+        category of every message."""
+        mailer = self.mailer
+        batch = message if isinstance(message, list) else [message]
+        if not batch:
+            raise InvalidMessage("the list of messages is empty")
+        prepared = [prepare(mailer.to_message(m, template_name=template_name,
+                                              html_template=html_template,
+                                              plain_template=plain_template, category=category),
+                            mailer.config)
+                    for m in batch]
+        results: list[SendResult] = []
+        for item in prepared:
+            results.append(await mailer.send_prepared(item))
+            _dispatched(item)
+        return results if isinstance(message, list) else results[0]
+
+    @contextlib.contextmanager
+    def record_messages(self) -> Iterator[list[EmailMessage]]:
+        """Collect every message sent (by any FastMail or AcumbamailFastMail) while inside, as
+        parsed ``email.message.EmailMessage`` objects, like FastMail's ``record_messages``."""
+        outbox: list[EmailMessage] = []
+
+        def record(message: Any) -> None:
+            outbox.append(message)
+
+        signal = _signal()
+        signal.connect(record)
+        try:
+            yield outbox
+        finally:
+            signal.disconnect(record)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (at application shutdown)."""
+        await self.mailer.aclose()
+
+
+def _signal() -> Any:
+    from fastapi_mail import fastmail
+
+    return fastmail.email_dispatched
+
+
+def _dispatched(prepared: PreparedMessage) -> None:
+    """Send fastapi-mail's ``email_dispatched`` signal with the message as it went out."""
+    signal = _signal()
+    if signal.receivers:
+        signal.send(message_from_bytes(prepared.data, policy=policy.default))

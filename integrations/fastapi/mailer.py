@@ -1,0 +1,110 @@
+"""The application's mailer: the core :class:`~acumbamail_smtp.AsyncMailer` (a pool of reused
+aiosmtplib connections) that also takes fastapi-mail's ``MessageSchema`` and renders templates
+from the application's template folder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+from acumbamail_smtp.aio import AsyncMailer
+from acumbamail_smtp.config import RelayConfig
+from acumbamail_smtp.errors import InvalidMessage
+from acumbamail_smtp.message import Message
+from acumbamail_smtp.result import SendResult
+
+if TYPE_CHECKING:
+    from acumbamail_smtp.store import EventStore
+    from acumbamail_smtp.templates import Renderer
+    from fastapi_mail import MessageSchema
+
+#: What the mailer sends: a core Message or a fastapi-mail MessageSchema.
+AnyMessage = Union[Message, "MessageSchema"]
+
+
+class FastAPIMailer(AsyncMailer):
+    """An :class:`~acumbamail_smtp.AsyncMailer` that also accepts ``fastapi_mail.MessageSchema``
+    (converted by :func:`~acumbamail_smtp.integrations.fastapi.message_from_schema`) and renders
+    ``send_template`` from ``template_folder`` (then the starter templates)."""
+
+    def __init__(self, config: RelayConfig | None = None, *, pool_size: int = 4,
+                 store: EventStore | None = None,
+                 template_folder: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(config, pool_size=pool_size, store=store)
+        self.template_folder = os.fspath(template_folder) if template_folder is not None else None
+        self._renderer: Renderer | None = None
+
+    @property
+    def renderer(self) -> Renderer:
+        """The template renderer for ``template_folder`` (built on first use)."""
+        if self._renderer is None:
+            from acumbamail_smtp.templates import Renderer
+
+            self._renderer = Renderer(self.template_folder or ())
+        return self._renderer
+
+    def to_message(self, message: AnyMessage, *, template_name: str | None = None,
+                   html_template: str | None = None, plain_template: str | None = None,
+                   category: str | None = None) -> Message:
+        """``message`` as a core Message; a MessageSchema is converted (templates rendered from
+        ``template_folder``, attachments read now)."""
+        if isinstance(message, Message):
+            if template_name or html_template or plain_template:
+                raise InvalidMessage("template_name, html_template and plain_template apply to a "
+                                     "fastapi-mail MessageSchema; use send_template for a Message")
+            if category is not None:
+                message.category = category
+            return message
+        from .interop import message_from_schema
+
+        return message_from_schema(message, default_from=self.config.default_from,
+                                   template_name=template_name, html_template=html_template,
+                                   plain_template=plain_template, category=category,
+                                   renderer=self.renderer)
+
+    async def send(self, message: AnyMessage, *, template_name: str | None = None,
+                   category: str | None = None) -> SendResult:
+        """Send one Message or MessageSchema; raises RecipientsRefused when nobody accepted it."""
+        return await super().send(self.to_message(message, template_name=template_name,
+                                                  category=category))
+
+    async def send_many(self, messages: Iterable[AnyMessage]) -> list[SendResult]:
+        """Send every message (Messages and MessageSchemas), up to ``pool_size`` at a time."""
+        return await super().send_many([self.to_message(m) for m in messages])
+
+    async def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
+                            category: str | None = None, **fields: Any) -> SendResult:
+        """Render template ``name`` (from ``template_folder``, then the starter templates) and send it."""
+        return await super().send(self.renderer.render_message(name, context, to=to, category=category,
+                                                                **fields))
+
+
+#: Mailers shared by every AcumbamailFastMail with the same settings, one set per event loop
+#: (connections belong to the loop that opened them).
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], FastAPIMailer]] = \
+    weakref.WeakKeyDictionary()
+
+
+def shared_mailer(config: RelayConfig, *, pool_size: int = 4, store: EventStore | None = None,
+                  template_folder: str | os.PathLike[str] | None = None) -> FastAPIMailer:
+    """The running event loop's mailer for these settings, made on first use: code that builds a
+    mailer object per request (as fastapi-mail's examples do) still reuses pooled connections."""
+    loop = asyncio.get_running_loop()
+    folder = os.path.abspath(template_folder) if template_folder is not None else None
+    # ssl_context is left out of RelayConfig's equality, and a store need not be hashable
+    key = (config, id(config.ssl_context), pool_size, id(store), folder)
+    mailers = _SHARED.setdefault(loop, {})
+    mailer = mailers.get(key)
+    if mailer is None:
+        mailer = mailers[key] = FastAPIMailer(config, pool_size=pool_size, store=store,
+                                              template_folder=folder)
+    return mailer
+
+
+async def close_shared_mailers() -> None:
+    """Close the pooled connections of the running loop's shared mailers (at shutdown)."""
+    mailers = _SHARED.pop(asyncio.get_running_loop(), {})
+    await asyncio.gather(*(m.aclose() for m in mailers.values()), return_exceptions=True)

@@ -1,0 +1,128 @@
+"""Settings of the FastAPI integration: ``ACUMBAMAIL_*`` environment variables (and a ``.env``
+file) read by pydantic-settings, converted to the core :class:`~acumbamail_smtp.RelayConfig`.
+
+Secrets are ``SecretStr``, so they never show in ``repr()``, logs or validation errors; every bad
+value raises the core's :class:`~acumbamail_smtp.ConfigError` naming the environment variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from acumbamail_smtp.config import DEFAULT_HOST, DEFAULT_PORT, RelayConfig
+from acumbamail_smtp.errors import ConfigError
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ACUMBAMAIL_"
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field: ``port`` -> ``ACUMBAMAIL_PORT``."""
+    return ENV_PREFIX + field.upper()
+
+
+class AcumbamailSettings(BaseSettings):
+    """Everything the integration reads from the environment (prefix ``ACUMBAMAIL_``).
+
+    Relay: HOST, PORT, USERNAME, PASSWORD or AUTH_TOKEN, SECURITY, TIMEOUT, DEFAULT_FROM,
+    DEFAULT_CATEGORY, CA_FILE, CERTFILE, KEYFILE, ALLOW_INSECURE, LOCAL_HOSTNAME, MAX_TRIES.
+    FastAPI: POOL_SIZE (pooled connections), TEMPLATE_FOLDER, STORE (event store: a SQLite path or
+    a SQLAlchemy URL), SUPPRESS_SEND (validate and record, send nothing), WEBHOOK_TOKEN,
+    WEBHOOK_BASIC_AUTH (``user:pass`` pairs, comma-separated), WEBHOOK_SIGNING_SECRETS,
+    WEBHOOK_INSECURE. Empty variables count as unset; other keys of a shared ``.env`` file are
+    left to the rest of the application.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True,
+        extra="ignore", hide_input_in_errors=True, validate_default=False,
+    )
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    username: str | None = None
+    password: SecretStr | None = None
+    auth_token: SecretStr | None = None
+    security: Literal["starttls", "tls", "none"] | None = None
+    timeout: float = 30.0
+    default_from: str | None = None
+    default_category: str | None = None
+    ca_file: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    allow_insecure: bool = False
+    local_hostname: str | None = None
+    max_tries: int = 3
+
+    pool_size: int = 4
+    template_folder: Path | None = None
+    store: str | None = None
+    suppress_send: bool = False
+
+    webhook_token: SecretStr | None = None
+    webhook_basic_auth: SecretStr | None = None
+    webhook_signing_secrets: SecretStr | None = None
+    webhook_insecure: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @field_validator("security", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def relay_config(self, **overrides: Any) -> RelayConfig:
+        """The core relay configuration; ``overrides`` (RelayConfig fields) win."""
+        password = self.password or self.auth_token
+        if self.password and self.auth_token and \
+                self.password.get_secret_value() != self.auth_token.get_secret_value():
+            raise ConfigError(env_name("auth_token"), f"give {env_name('password')} or "
+                                                      f"{env_name('auth_token')}, not both")
+        values: dict[str, Any] = {
+            "host": self.host, "port": self.port, "username": self.username,
+            "password": password.get_secret_value() if password else None,
+            "security": self.security, "timeout": self.timeout, "default_from": self.default_from,
+            "default_category": self.default_category, "ca_file": self.ca_file,
+            "certfile": self.certfile, "keyfile": self.keyfile, "allow_insecure": self.allow_insecure,
+            "local_hostname": self.local_hostname, "max_tries": self.max_tries,
+        }
+        values.update(overrides)
+        try:
+            return RelayConfig(**values)
+        except ConfigError as exc:
+            if exc.field in overrides:
+                raise
+            field = "auth_token" if exc.field == "password" and not self.password and self.auth_token \
+                else exc.field
+            name = env_name(field) if field in type(self).model_fields else exc.field
+            raise ConfigError(name, exc.problem) from None
+
+    def webhook_options(self) -> dict[str, Any]:
+        """The webhook settings for :func:`acumbamail_smtp.receiver_from_settings` (unset ones left out)."""
+        options: dict[str, Any] = {}
+        for key in ("token", "basic_auth", "signing_secrets"):
+            secret: SecretStr | None = getattr(self, f"webhook_{key}")
+            if secret is not None:
+                options[key] = secret.get_secret_value()
+        if self.webhook_insecure:
+            options["insecure"] = True
+        return options
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first validation problem as a ConfigError naming its environment variable (no input)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    first = errors[0]
+    location = first.get("loc") or ("settings",)
+    field = str(location[0])
+    problem = str(first.get("msg", "invalid value"))
+    more = len(errors) - 1
+    if more:
+        problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(env_name(field), problem)
