@@ -21,7 +21,9 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 ROOT = Path(__file__).parent
 REPORTS = ROOT / "artifacts" / "junit"
 #: Test folders of the core and the test server, run on every supported Python.
-CORE_TESTS = ["tests/core", "tests/testserver", "tests/webhooks", "tests/templates", "tests/reports"]
+CORE_TESTS = [
+    "tests/core", "tests/testserver", "tests/webhooks", "tests/templates", "tests/reports", "tests/perf",
+]
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
@@ -108,5 +110,25 @@ def fastapi(session: nox.Session, fastapi: str) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Throughput against the peers on loopback (not a test; prints a table and writes JSON)."""
-    session.install(".[dev,templates,django,flask,fastapi]", "flask-mail", "psutil")
+    session.install(".[dev,templates,django,flask,fastapi]", "flask-mail")
+    _postfix_tools(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+def _postfix_tools(session: nox.Session) -> None:
+    """Postfix's smtp-source (a peer in the table) from Debian's postfix package, never its daemon."""
+    import shutil
+
+    if shutil.which("smtp-source") or Path("/usr/sbin/smtp-source").exists():
+        return
+    if not shutil.which("apt-get"):
+        session.warn("smtp-source is missing and apt-get is not available: its row will say 'not available'")
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run("apt-get", "install", "-y", "--no-install-recommends", "postfix", external=True, env=env)
+    # The package may start the mail system: the benchmark must never run a real MTA.
+    running = session.run("pgrep", "-f", "postfix/sbin/master|/usr/lib/postfix/sbin/master",
+                          external=True, success_codes=[0, 1], silent=True)
+    if running:
+        session.run("postfix", "stop", external=True, success_codes=[0, 1])

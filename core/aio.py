@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
+from . import pipelining
 from .config import RelayConfig
 from .errors import (
     AcumbamailError,
@@ -26,7 +27,7 @@ from .errors import (
 )
 from .message import Message, PreparedMessage, prepare
 from .replies import CLOSING_CODES, auth_error, error_for_reply
-from .result import Reply, SendResult
+from .result import SendResult
 from .transport import (
     _refused_result,
     _refused_text,
@@ -115,66 +116,59 @@ class AsyncConnection:
         self._smtp = smtp
 
     async def send(self, prepared: PreparedMessage) -> SendResult:
-        """MAIL, RCPT for each recipient, DATA; refused recipients are reported in the result."""
+        """MAIL, RCPT for each recipient, DATA; refused recipients are reported in the result.
+
+        Pipelined (RFC 2920) when the relay offers PIPELINING: for the exchange the transport's
+        protocol is swapped for :class:`~acumbamail_smtp.pipelining.ReplyReader` and restored after.
+        """
         smtp = self._smtp
-        if smtp is None:
+        if smtp is None or smtp.transport is None or smtp.protocol is None:
             raise ConnectionFailed("connection is not open")
+        options: list[str] = []
+        if prepared.smtputf8:
+            if not smtp.supports_extension("smtputf8"):
+                raise PermanentError(
+                    "an address has a non-ASCII local part, which needs SMTPUTF8, "
+                    "and the relay does not offer it"
+                )
+            options += ["SMTPUTF8", "BODY=8BITMIME"]
+        if smtp.supports_extension("size"):
+            options.append(f"SIZE={len(prepared.data)}")
+        transport = smtp.transport
+        assert isinstance(transport, asyncio.Transport)
+        original = transport.get_protocol()
+        reader = pipelining.ReplyReader()
+        timeout = self.config.timeout
+        transport.set_protocol(reader)
         try:
-            options: list[str] = []
-            if prepared.smtputf8:
-                if not smtp.supports_extension("smtputf8"):
-                    raise PermanentError(
-                        "an address has a non-ASCII local part, which needs SMTPUTF8, "
-                        "and the relay does not offer it"
-                    )
-                options += ["SMTPUTF8", "BODY=8BITMIME"]
-            if smtp.supports_extension("size"):
-                options.append(f"SIZE={len(prepared.data)}")
-            encoding = "utf-8" if prepared.smtputf8 else "ascii"
+            steps = pipelining.exchange(prepared, options, pipelining=smtp.supports_extension("pipelining"))
             try:
-                await smtp.mail(prepared.envelope_from, options=options, encoding=encoding)
-            except aiosmtplib.SMTPSenderRefused as exc:
-                await self._reset_after(exc.code)
-                raise error_for_reply("MAIL FROM", exc.code, exc.message) from None
-            accepted: list[str] = []
-            refused: dict[str, Reply] = {}
-            for rcpt in prepared.recipients:
-                try:
-                    await smtp.rcpt(rcpt, encoding=encoding)
-                except aiosmtplib.SMTPRecipientRefused as exc:
-                    if exc.code in CLOSING_CODES:
-                        await self._reset_after(exc.code)
-                        raise error_for_reply("RCPT TO", exc.code, exc.message) from None
-                    refused[rcpt] = Reply(exc.code, exc.message)
-                else:
-                    accepted.append(rcpt)
-            if not accepted:
-                await self._reset_after(0)
-                return SendResult(prepared.message_id, "refused", [], refused,
-                                  list(prepared.suppressed), None, prepared.category)
-            try:
-                response = await smtp.data(prepared.data)
-            except aiosmtplib.SMTPDataError as exc:
-                await self._reset_after(exc.code)
-                raise error_for_reply("DATA", exc.code, exc.message) from None
+                result = await pipelining.run_async(steps, transport, reader, timeout)
+            except SendError as exc:
+                await self._reset(exc.code or 0, transport, reader)
+                raise
+            if result.status == "refused":
+                await self._reset(0, transport, reader)
         except AcumbamailError:
             raise
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        except (OSError, TimeoutError) as exc:
             self.discard()
-            raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
-        smtp_logger.debug("message %s: %s %s", prepared.message_id, response.code, response.message)
-        status = SendResult.status_for(accepted, refused, prepared.suppressed)
-        return SendResult(prepared.message_id, status, accepted, refused, list(prepared.suppressed),
-                          Reply(response.code, response.message), prepared.category)
+            raise ConnectionFailed(f"connection to the relay dropped: {exc or type(exc).__name__}") from exc
+        finally:
+            if self._smtp is not None:
+                transport.set_protocol(original)
+        smtp_logger.debug("message %s: %s", prepared.message_id, result.reply)
+        return result
 
-    async def _reset_after(self, code: int) -> None:
-        if code in CLOSING_CODES:
+    async def _reset(self, code: int, transport: asyncio.Transport, reader: pipelining.ReplyReader) -> None:
+        """RSET after a refused transaction; reconnect instead after 421 or if RSET fails."""
+        if code in CLOSING_CODES or transport.is_closing():
             self.discard()
             return
-        assert self._smtp is not None
         try:
-            await self._smtp.rset()
-        except (aiosmtplib.SMTPException, OSError):
+            transport.write(b"RSET\r\n")
+            await reader.reply(self.config.timeout)
+        except (OSError, TimeoutError):
             self.discard()
 
     def discard(self) -> None:
@@ -238,11 +232,7 @@ class AsyncMailer:
     # -- sending ----------------------------------------------------------------------------
     async def send(self, message: Message) -> SendResult:
         """Send one message; raises :class:`RecipientsRefused` when no recipient accepted it."""
-        result = await self._send_prepared(prepare(message, self.config))
-        await self._record([result])
-        if result.status == "refused":
-            raise RecipientsRefused(_refused_text(result), result=result)
-        return result
+        return await self.send_prepared(prepare(message, self.config))
 
     async def send_prepared(self, prepared: PreparedMessage) -> SendResult:
         """Send a message already prepared (adapters that build their own MIME use this)."""

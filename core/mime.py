@@ -1,4 +1,4 @@
-"""The MIME writer: turns resolved headers, bodies and attachments into the bytes sent after DATA.
+"""The MIME seam: turns resolved headers, bodies and attachments into the bytes sent after DATA.
 
 This is the one serialization seam of the library (see :func:`serialize`): the transports only
 ever see bytes, so the writer can be replaced without touching the API.
@@ -11,6 +11,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
+from . import fastmime
 from .addresses import ParsedAddress, idna_domain
 from .categories import CATEGORY_HEADER
 from .message import Attachment, Headers
@@ -73,5 +74,18 @@ def build_email_message(headers: Headers, text: str | None, html: str | None,
 
 def serialize(headers: Headers, text: str | None, html: str | None,
               attachments: Sequence[Attachment]) -> bytes:
-    """The message as bytes with CRLF line endings, ready for DATA (before dot-stuffing)."""
+    """The message as bytes with CRLF line endings, ready for DATA (before dot-stuffing).
+
+    The fast writer (:mod:`acumbamail_smtp.fastmime`) handles the common message; anything it
+    declines (SMTPUTF8, unusual header text or parts) goes through the standard library's writer.
+    """
+    data = fastmime.write(headers, text, html, attachments)
+    if data is not None:
+        return data
+    return serialize_stdlib(headers, text, html, attachments)
+
+
+def serialize_stdlib(headers: Headers, text: str | None, html: str | None,
+                     attachments: Sequence[Attachment]) -> bytes:
+    """The standard library's serialization of the same message (the fallback and the reference)."""
     return build_email_message(headers, text, html, attachments).as_bytes()

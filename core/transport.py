@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from . import pipelining
 from .config import RelayConfig
 from .errors import (
     AcumbamailError,
@@ -83,6 +84,10 @@ class _SMTP(_RedactingMixin, smtplib.SMTP):
 
 class _SMTP_SSL(_RedactingMixin, smtplib.SMTP_SSL):
     pass
+
+
+def _trace(label: str, value: object) -> None:
+    smtp_logger.debug("%s %r", label, value)
 
 
 def _tls_failure(exc: BaseException) -> bool:
@@ -161,6 +166,7 @@ class SyncConnection:
     def send(self, prepared: PreparedMessage) -> SendResult:
         """The SMTP exchange for one message: MAIL, RCPT for each recipient, DATA.
 
+        Pipelined (RFC 2920) when the relay offers PIPELINING, see :mod:`acumbamail_smtp.pipelining`.
         Refused recipients are reported in the result; a reply that refuses the whole message
         raises (``TransientError`` for 4xx, ``PermanentError`` for 5xx).
         """
@@ -169,41 +175,26 @@ class SyncConnection:
             raise ConnectionFailed("connection is not open")
         try:
             options = self._mail_options(smtp, prepared)
-            code, raw = smtp.mail(prepared.envelope_from, options)
-            if code != 250:
-                self._reset_after(code)
-                raise error_for_reply("MAIL FROM", code, reply_text(raw))
-            accepted: list[str] = []
-            refused: dict[str, Reply] = {}
-            for rcpt in prepared.recipients:
-                code, raw = smtp.rcpt(rcpt)
-                if code in (250, 251):
-                    accepted.append(rcpt)
-                elif code in CLOSING_CODES:
-                    self._reset_after(code)
-                    raise error_for_reply("RCPT TO", code, reply_text(raw))
-                else:
-                    refused[rcpt] = Reply(code, reply_text(raw))
-            if not accepted:
-                self._reset_after(0)
-                return SendResult(prepared.message_id, "refused", [], refused,
-                                  list(prepared.suppressed), None, prepared.category)
+            sock = smtp.sock
+            if sock is None:
+                raise OSError("socket closed")
+            if smtp.file is None:
+                smtp.file = sock.makefile("rb")
+            trace = _trace if smtp_logger.isEnabledFor(logging.DEBUG) else None
+            steps = pipelining.exchange(prepared, options, pipelining=smtp.has_extn("pipelining"))
             try:
-                code, raw = smtp.data(prepared.data)
-            except smtplib.SMTPDataError as exc:
-                self._reset_after(exc.smtp_code)
-                raise error_for_reply("DATA", exc.smtp_code, reply_text(exc.smtp_error)) from None
-            if code != 250:
-                self._reset_after(code)
-                raise error_for_reply("end of DATA", code, reply_text(raw))
+                result = pipelining.run_sync(steps, sock, smtp.file, trace)
+            except SendError as exc:
+                self._reset_after(exc.code or 0)
+                raise
+            if result.status == "refused":
+                self._reset_after(0)
+            return result
         except AcumbamailError:
             raise
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self._discard()
             raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
-        status = SendResult.status_for(accepted, refused, prepared.suppressed)
-        return SendResult(prepared.message_id, status, accepted, refused, list(prepared.suppressed),
-                          Reply(code, reply_text(raw)), prepared.category)
 
     @staticmethod
     def _mail_options(smtp: smtplib.SMTP, prepared: PreparedMessage) -> list[str]:
@@ -223,10 +214,13 @@ class SyncConnection:
         if code in CLOSING_CODES:
             self._discard()
             return
-        assert self._smtp is not None
+        smtp = self._smtp
+        assert smtp is not None
         try:
-            self._smtp.rset()
-        except (OSError, smtplib.SMTPException):
+            if smtp.sock is None or smtp.file is None:
+                raise OSError("socket closed")
+            pipelining.command_sync(smtp.sock, smtp.file, b"RSET\r\n")
+        except OSError:
             self._discard()
 
     def _discard(self) -> None:
@@ -300,13 +294,7 @@ class Mailer:
     # -- sending ----------------------------------------------------------------------------
     def send(self, message: Message) -> SendResult:
         """Send one message; raises :class:`RecipientsRefused` when no recipient accepted it."""
-        prepared = prepare(message, self.config)
-        with self._session():
-            result = self._send_prepared(prepared)
-        self._record([result])
-        if result.status == "refused":
-            raise RecipientsRefused(_refused_text(result), result=result)
-        return result
+        return self.send_prepared(prepare(message, self.config))
 
     def send_many(self, messages: Iterable[Message]) -> list[SendResult]:
         """Send every message over one connection; one result per message, in order.

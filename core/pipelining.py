@@ -1,0 +1,260 @@
+"""The SMTP mail transaction with PIPELINING (RFC 2920), written once and driven by both transports.
+
+:func:`exchange` is the protocol without I/O: a generator that yields bytes to write or ``None``
+to read one reply, and returns the :class:`SendResult`. :func:`run_sync` drives it over the
+socket ``smtplib`` opened (after its STARTTLS and AUTH); :func:`run_async` over the transport
+``aiosmtplib`` opened, whose protocol is swapped for a reply reader that understands several
+replies in one packet (aiosmtplib's reads exactly one reply per command, so it cannot pipeline).
+
+With PIPELINING, MAIL, every RCPT and DATA go in one write and the replies are read in order;
+the body follows only after a 354. Without it, one command at a time. The body is normalized to
+CRLF and dot-stuffed here, once, and written as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import Callable, Generator
+from typing import IO
+
+from .errors import PermanentError
+from .message import PreparedMessage
+from .replies import CLOSING_CODES, error_for_reply
+from .result import Reply, SendResult
+
+Exchange = Generator[bytes | None, Reply | None, SendResult]
+
+#: Longest reply line we accept (RFC 5321 allows 512; servers send longer EHLO lines).
+MAX_REPLY_LINE = 8192
+_BARE_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+def data_block(data: bytes) -> bytes:
+    """The message as sent after 354: CRLF line endings, dot-stuffed, ending ``.CRLF``."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        data = _BARE_EOL.sub(b"\r\n", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+def _command(verb: str, argument: str, encoding: str) -> bytes:
+    if "\r" in argument or "\n" in argument:
+        raise PermanentError(f"{verb}: line break in {argument!r} refused (command injection)")
+    try:
+        return f"{verb}{argument}\r\n".encode(encoding)
+    except UnicodeEncodeError:
+        raise PermanentError(
+            f"{verb}: {argument!r} is not ASCII, which needs SMTPUTF8 on the message"
+        ) from None
+
+
+def exchange(prepared: PreparedMessage, options: list[str], *, pipelining: bool) -> Exchange:
+    """MAIL, RCPT for each recipient, DATA and the body; refused recipients go in the result.
+
+    Raises :class:`TransientError`/:class:`PermanentError` when the relay refuses the message;
+    the caller then sends RSET (or reconnects after 421). A result with status ``refused``
+    (every recipient refused) also leaves a transaction for the caller to RSET.
+    """
+    encoding = "utf-8" if prepared.smtputf8 else "ascii"
+    suffix = "".join(" " + option for option in options)
+    mail = _command("MAIL FROM:", f"<{prepared.envelope_from}>{suffix}", encoding)
+    rcpts = [_command("RCPT TO:", f"<{rcpt}>", encoding) for rcpt in prepared.recipients]
+    if pipelining:
+        yield b"".join((mail, *rcpts, b"DATA\r\n"))
+    else:
+        yield mail
+    reply = yield None
+    assert reply is not None
+    if reply.code != 250:
+        if pipelining and reply.code not in CLOSING_CODES:
+            # The RCPTs and DATA are on their way: read their (refusing) replies too.
+            for _ in range(len(rcpts) + 1):
+                late = yield None
+                assert late is not None
+                if late.code in CLOSING_CODES:
+                    break
+                if late.code == 354:  # a server that started DATA anyway: end an empty message
+                    yield b".\r\n"
+                    yield None
+        raise error_for_reply("MAIL FROM", reply.code, reply.text)
+
+    accepted: list[str] = []
+    refused: dict[str, Reply] = {}
+    for rcpt, command in zip(prepared.recipients, rcpts, strict=True):
+        if not pipelining:
+            yield command
+        reply = yield None
+        assert reply is not None
+        if reply.code in (250, 251):
+            accepted.append(rcpt)
+        elif reply.code in CLOSING_CODES:
+            raise error_for_reply("RCPT TO", reply.code, reply.text)
+        else:
+            refused[rcpt] = reply
+    if not accepted and not pipelining:
+        return SendResult(prepared.message_id, "refused", [], refused, list(prepared.suppressed), None,
+                          prepared.category)
+    if not pipelining:
+        yield b"DATA\r\n"
+    reply = yield None
+    assert reply is not None
+    if reply.code != 354:
+        if accepted or reply.code in CLOSING_CODES:
+            raise error_for_reply("DATA", reply.code, reply.text)
+        # Every RCPT refused and DATA refused with them (554/503): no body was sent.
+        return SendResult(prepared.message_id, "refused", [], refused, list(prepared.suppressed), None,
+                          prepared.category)
+    if not accepted:
+        # RFC 2920 3.1: DATA accepted with no recipient: send only the terminating dot.
+        yield b".\r\n"
+        yield None
+        return SendResult(prepared.message_id, "refused", [], refused, list(prepared.suppressed), None,
+                          prepared.category)
+    yield data_block(prepared.data)
+    reply = yield None
+    assert reply is not None
+    if reply.code != 250:
+        raise error_for_reply("end of DATA", reply.code, reply.text)
+    status = SendResult.status_for(accepted, refused, prepared.suppressed)
+    return SendResult(prepared.message_id, status, accepted, refused, list(prepared.suppressed), reply,
+                      prepared.category)
+
+
+def parse_reply_line(line: bytes) -> tuple[int, bool, bytes]:
+    """``(code, last, text)`` of one reply line; ``ConnectionError`` when it is not SMTP."""
+    code = line[:3]
+    separator = line[3:4]
+    if len(line) > MAX_REPLY_LINE or not code.isdigit() or separator not in (b" ", b"-", b"\r", b"\n", b""):
+        raise ConnectionError(f"malformed reply from the relay: {line[:80]!r}")
+    return int(code), separator != b"-", line[4:].strip(b" \t\r\n")
+
+
+def _reply(code: int, lines: list[bytes]) -> Reply:
+    return Reply(code, b"\n".join(lines).decode("utf-8", "replace"))
+
+
+# -- the synchronous driver -----------------------------------------------------------------
+
+
+def read_reply(rfile: IO[bytes]) -> Reply:
+    """Read one (possibly multi-line) reply; ``ConnectionError`` if the relay hung up."""
+    lines: list[bytes] = []
+    while True:
+        line = rfile.readline(MAX_REPLY_LINE + 1)
+        if not line:
+            raise ConnectionError("the relay closed the connection")
+        code, last, text = parse_reply_line(line)
+        lines.append(text)
+        if last:
+            return _reply(code, lines)
+
+
+def run_sync(steps: Exchange, sock: socket.socket, rfile: IO[bytes],
+             trace: Callable[[str, object], None] | None = None) -> SendResult:
+    """Drive ``steps`` over a connected socket and its buffered reader."""
+    answer: Reply | None = None
+    try:
+        while True:
+            step = steps.send(answer)
+            if step is None:
+                answer = read_reply(rfile)
+                if trace:
+                    trace("reply:", answer)
+            else:
+                if trace:
+                    trace("send:", step if len(step) < 2048 else f"<{len(step)} bytes>")
+                sock.sendall(step)
+                answer = None
+    except StopIteration as stop:
+        result: SendResult = stop.value
+        return result
+
+
+def command_sync(sock: socket.socket, rfile: IO[bytes], line: bytes) -> Reply:
+    """One command and its reply (RSET after a refused transaction)."""
+    sock.sendall(line)
+    return read_reply(rfile)
+
+
+# -- the asynchronous driver ----------------------------------------------------------------
+
+
+class ReplyReader(asyncio.Protocol):
+    """Collects the relay's bytes and hands out whole replies in order, however they arrive."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._closed = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _take(self) -> Reply | None:
+        buffer = self._buffer
+        lines: list[bytes] = []
+        start = 0
+        while True:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                if len(buffer) - start > MAX_REPLY_LINE:
+                    raise ConnectionError("reply line from the relay too long")
+                return None
+            code, last, text = parse_reply_line(bytes(buffer[start:end + 1]))
+            lines.append(text)
+            start = end + 1
+            if last:
+                del buffer[:start]
+                return _reply(code, lines)
+
+    async def reply(self, seconds: float | None) -> Reply:
+        """The next reply; ``ConnectionError`` if the relay hung up, ``TimeoutError`` if it is silent."""
+        while True:
+            answer = self._take()
+            if answer is not None:
+                return answer
+            if self._closed:
+                raise ConnectionError("the relay closed the connection")
+            self._waiter = asyncio.get_running_loop().create_future()
+            await asyncio.wait_for(self._waiter, seconds)
+
+
+async def run_async(steps: Exchange, transport: asyncio.Transport, reader: ReplyReader,
+                    seconds: float | None) -> SendResult:
+    """Drive ``steps`` over ``transport``, whose protocol is ``reader`` for the duration;
+    ``seconds`` bounds the wait for each reply."""
+    answer: Reply | None = None
+    try:
+        while True:
+            step = steps.send(answer)
+            if step is None:
+                answer = await reader.reply(seconds)
+            else:
+                if transport.is_closing():
+                    raise ConnectionError("the connection to the relay is closed")
+                transport.write(step)
+                answer = None
+    except StopIteration as stop:
+        result: SendResult = stop.value
+        return result
