@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import formatdate, make_msgid
+from datetime import datetime
+from email.utils import format_datetime, formatdate, make_msgid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -95,6 +97,8 @@ class Message:
     attachments: list[Attachment] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     category: str | None = None
+    #: The ``Date`` header (an aware datetime, or a Unix time); now when not given.
+    date: datetime | float | None = None
     send_result: SendResult | None = field(default=None, compare=False)
 
     def attach(self, content: bytes | str | os.PathLike[str] | IO[bytes], filename: str | None = None,
@@ -222,8 +226,24 @@ def resolve_headers(message: Message, config: RelayConfig | None = None) -> Head
     if message_id is None:
         message_id = make_msgid(domain=_msgid_domain(sender))
     smtputf8 = any(a.needs_smtputf8 for a in (sender, *to, *cc, *bcc, *reply_to))
-    return Headers(sender, to, cc, reply_to, subject, formatdate(localtime=True), message_id,
+    return Headers(sender, to, cc, reply_to, subject, _date_header(message.date), message_id,
                    category, extra, smtputf8)
+
+
+def _date_header(value: datetime | float | None) -> str:
+    """The ``Date`` header for ``value`` (now when None); a naive datetime is refused."""
+    if value is None:
+        return formatdate(localtime=True)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidMessage("date: give an aware datetime (with a time zone) or a Unix time")
+        return format_datetime(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidMessage(f"date: expected a datetime or a Unix time, got {value!r}")
+    try:
+        return formatdate(value, localtime=True)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidMessage(f"date: {value!r} is out of range") from None
 
 
 def _msgid_domain(sender: ParsedAddress) -> str:

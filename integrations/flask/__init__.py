@@ -1,1 +1,26 @@
-"""placeholder"""
+"""Flask extension for acumbamail-smtp: a drop-in for Flask-Mail that sends through Acumbamail's
+SMTP relay and learns what became of every message.
+
+    from acumbamail_smtp.integrations.flask import Acumbamail, Message
+
+    acumbamail = Acumbamail(app)          # or Acumbamail() + acumbamail.init_app(app)
+    acumbamail.send(Message("Hi", recipients=["ana@example.com"], body="Hello", category="SIGNUP"))
+
+Switching from Flask-Mail: ``from acumbamail_smtp.integrations.flask import Acumbamail as Mail,
+Message``; the ``MAIL_*`` settings keep working.
+"""
+
+from .extension import Acumbamail, AppContextError, Connection
+from .message import Attachment, Message
+from .signals import email_dispatched, signals, tracking_event
+
+__all__ = [
+    "Acumbamail",
+    "AppContextError",
+    "Attachment",
+    "Connection",
+    "Message",
+    "email_dispatched",
+    "signals",
+    "tracking_event",
+]

@@ -1,0 +1,59 @@
+"""``flask acumbamail check`` and ``flask acumbamail send-test ADDRESS``."""
+
+from __future__ import annotations
+
+import click
+from acumbamail_smtp.diagnostics import check_relay
+from acumbamail_smtp.errors import AcumbamailError, InvalidMessage
+from acumbamail_smtp.message import Message as CoreMessage
+from flask.cli import AppGroup
+
+from .extension import Acumbamail, _app_and_state
+
+acumbamail_cli = AppGroup("acumbamail", help="Acumbamail's SMTP relay: check the settings, send a test.")
+
+
+def _extension() -> Acumbamail:
+    return _app_and_state("flask acumbamail")[1].extension
+
+
+@acumbamail_cli.command("check")
+def check_command() -> None:
+    """Connect to the relay with the app's settings (TLS, login) and report; nothing is sent."""
+    extension = _extension()
+    try:
+        report = check_relay(extension.relay_config())
+    except AcumbamailError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.render())
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@acumbamail_cli.command("send-test")
+@click.argument("address")
+@click.option("--from", "sender", help="Sender address (default: ACUMBAMAIL_DEFAULT_SENDER).")
+@click.option("--category", help="Category header (default: ACUMBAMAIL_DEFAULT_CATEGORY).")
+@click.option("--subject", default="acumbamail-smtp test message", show_default=True)
+def send_test_command(address: str, sender: str | None, category: str | None, subject: str) -> None:
+    """Send a short test message to ADDRESS with the app's settings and print the outcome."""
+    extension = _extension()
+    message = CoreMessage(from_email=sender, to=address, subject=subject, category=category,
+                          text="This is a test message sent by `flask acumbamail send-test`.\n")
+    try:
+        suppressed = extension.sending_suppressed
+        result = extension.send(message)
+    except InvalidMessage as exc:
+        hint = " (or pass --from)" if str(exc).startswith("sender:") else ""
+        raise click.ClickException(f"{exc}{hint}") from None
+    except AcumbamailError as exc:
+        raise click.ClickException(str(exc)) from None
+    if suppressed:
+        click.echo("Not sent: sending is suppressed (ACUMBAMAIL_SUPPRESS_SEND, MAIL_SUPPRESS_SEND or "
+                   "TESTING); the message was validated only.")
+        return
+    click.echo(f"{result.status}: {', '.join(result.accepted) or 'no recipient accepted'}")
+    click.echo(f"message id: {result.message_id}")
+    click.echo(f"queue id: {result.queue_id or 'not given by the relay'}")
+    for refused, reply in result.refused.items():
+        click.echo(f"refused {refused}: {reply}")

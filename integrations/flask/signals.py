@@ -1,0 +1,22 @@
+"""The extension's blinker signals, in the Flask manner (one :class:`blinker.Namespace`).
+
+Both are sent with the Flask application as sender, so ``signal.connect(handler, app)`` listens
+to one application only.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+signals = Namespace()
+
+email_dispatched = signals.signal("acumbamail-email-dispatched", doc="""\
+Sent after a message was handed to the relay, or recorded instead when sending is suppressed
+(``ACUMBAMAIL_SUPPRESS_SEND``): ``sender`` is the app, with ``message=`` (what was passed to
+``send``) and ``result=`` (its :class:`~acumbamail_smtp.SendResult`). Not sent for a message no
+recipient accepted.""")
+
+tracking_event = signals.signal("acumbamail-tracking-event", doc="""\
+Sent for each new event the webhook endpoint stored (delivered, opened, clicked, bounced,
+complained): ``sender`` is the app, with ``event=`` (an :class:`~acumbamail_smtp.Event` joined to
+its send, so ``event.category`` and ``event.message_id`` are filled when known).""")
