@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "acumbamail_smtp.testserver.cli",
     "acumbamail_smtp.templates_cli",
     "acumbamail_smtp.webhooks_cli",
+    "acumbamail_smtp.reports_cli",
 )
 
 

@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -227,6 +227,7 @@ CREATE TABLE IF NOT EXISTS sends (
 CREATE INDEX IF NOT EXISTS ix_sends_queue_id ON sends (queue_id);
 CREATE INDEX IF NOT EXISTS ix_sends_recipient_sent_at ON sends (recipient, sent_at);
 CREATE INDEX IF NOT EXISTS ix_sends_category_sent_at ON sends (category, sent_at);
+CREATE INDEX IF NOT EXISTS ix_sends_sent_at ON sends (sent_at);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     event_id VARCHAR(64) NOT NULL,
@@ -245,6 +246,7 @@ CREATE INDEX IF NOT EXISTS ix_events_type_timestamp ON events (type, timestamp);
 CREATE INDEX IF NOT EXISTS ix_events_category_timestamp ON events (category, timestamp);
 CREATE INDEX IF NOT EXISTS ix_events_recipient_timestamp ON events (recipient, timestamp);
 CREATE INDEX IF NOT EXISTS ix_events_message_key ON events (message_key);
+CREATE INDEX IF NOT EXISTS ix_events_message_id_recipient ON events (message_id, recipient, type);
 CREATE TABLE IF NOT EXISTS suppressions (
     address VARCHAR(320) NOT NULL PRIMARY KEY,
     reason VARCHAR(32) NOT NULL,
@@ -331,7 +333,7 @@ class SQLiteEventStore:
                 raise
             conn.execute("COMMIT")
 
-    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
@@ -492,6 +494,20 @@ class SQLiteEventStore:
             if len(rows) < self.page_size:
                 return
             last = rows[-1][0]
+
+    # -- SQL for reports -------------------------------------------------------------------------
+
+    #: The SQL dialect :meth:`read_sql` speaks.
+    dialect = "sqlite"
+
+    def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports`): ``{sends}``,
+        ``{events}`` and ``{suppressions}`` name the tables, ``:name`` marks a parameter; datetime
+        parameters are bound in the stored format, stored timestamps come back as UTC text."""
+        values = {key: _ts(aware(value, key)) if isinstance(value, datetime) else value
+                  for key, value in (params or {}).items()}
+        query = sql.format(sends="sends", events="events", suppressions="suppressions")
+        return [tuple(row) for row in self._read(query, values)]
 
     def close(self) -> None:
         with self._lock:

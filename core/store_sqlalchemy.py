@@ -29,6 +29,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     make_url,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import URL, Connection, Engine
@@ -107,6 +109,7 @@ def build_tables(schema: str | None = None) -> tuple[MetaData, Table, Table, Tab
         Index("ix_sends_queue_id", "queue_id"),
         Index("ix_sends_recipient_sent_at", "recipient", "sent_at"),
         Index("ix_sends_category_sent_at", "category", "sent_at"),
+        Index("ix_sends_sent_at", "sent_at"),
         sqlite_autoincrement=True,
     )
     events = Table(
@@ -127,6 +130,7 @@ def build_tables(schema: str | None = None) -> tuple[MetaData, Table, Table, Tab
         Index("ix_events_category_timestamp", "category", "timestamp"),
         Index("ix_events_recipient_timestamp", "recipient", "timestamp"),
         Index("ix_events_message_key", "message_key"),
+        Index("ix_events_message_id_recipient", "message_id", "recipient", "type"),
         sqlite_autoincrement=True,
     )
     suppressions = Table(
@@ -366,6 +370,28 @@ class SQLAlchemyEventStore:
             if len(rows) < self.page_size:
                 return
             last = rows[-1][0]
+
+    # -- SQL for reports -------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect :meth:`read_sql` speaks (``"postgresql"``, ``"sqlite"``...)."""
+        return str(self.engine.dialect.name)
+
+    def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports`): ``{sends}``,
+        ``{events}`` and ``{suppressions}`` name the tables (schema-qualified), ``:name`` marks a
+        parameter; datetime parameters are bound like the timestamp columns."""
+        values = dict(params or {})
+        quote = self.engine.dialect.identifier_preparer.format_table
+        statement = text(sql.format(sends=quote(self._sends), events=quote(self._events),
+                                    suppressions=quote(self._suppressions)))
+        stamps = [bindparam(key, type_=UTCDateTime()) for key, value in values.items()
+                  if isinstance(value, datetime)]
+        if stamps:
+            statement = statement.bindparams(*stamps)
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(statement, values)]
 
     def close(self) -> None:
         if self._owns_engine:

@@ -1,0 +1,124 @@
+"""The report in the Django admin: staff only (every view is wrapped with the admin site's
+``admin_view``, so anonymous users are sent to the admin login), linked from the admin index.
+
+In your root ``urls.py`` (or an ``AppConfig.ready()``), before ``admin.site.urls`` is used::
+
+    from acumbamail_smtp.integrations.django.reports import install_admin_reports
+    install_admin_reports()          # or install_admin_reports(store=..., site=my_site)
+
+The report is then at ``<admin>/acumbamail/reports/`` with ``summary.json``, ``recipients.json``
+and ``recipients.csv`` beside it. Without a ``store``, the one named by the setting
+``ACUMBAMAIL_STORE`` (a SQLite path or SQLAlchemy URL), else ``$ACUMBAMAIL_STORE``, is opened
+on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from acumbamail_smtp.errors import ConfigError
+from acumbamail_smtp.reports import (
+    ReportFilter,
+    recipients_csv,
+    recipients_document,
+    report_document,
+    resolve_store,
+)
+from acumbamail_smtp.reports_html import RESPONSE_HEADERS, csv_filename, render_report, served_links
+from acumbamail_smtp.store import open_store
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.urls import URLPattern, path, reverse
+
+URL_NAME = "acumbamail_reports"
+APP_LABEL = "acumbamail_reports"
+
+_lock = threading.Lock()
+_opened: dict[str, object] = {}
+
+
+def settings_store() -> object:
+    """The store named by ``settings.ACUMBAMAIL_STORE`` (else ``$ACUMBAMAIL_STORE``), opened once."""
+    location = getattr(settings, "ACUMBAMAIL_STORE", None)
+    key = str(location)
+    with _lock:
+        if key not in _opened:
+            _opened[key] = open_store(location)
+        return _opened[key]
+
+
+Build = Callable[[object, dict[str, str]], HttpResponseBase]
+
+
+def _view(store: object, build: Build) -> Callable[..., HttpResponseBase]:
+    def view(request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase
+        try:
+            response = build(resolve_store(store), request.GET.dict())
+        except ConfigError as exc:
+            response = JsonResponse({"error": str(exc), "field": exc.field}, status=400)
+        for name, value in RESPONSE_HEADERS.items():
+            response[name] = value
+        return response
+
+    return view
+
+
+def _page(store: object, query: dict[str, str]) -> HttpResponse:
+    flt = ReportFilter.from_query(query)
+    return HttpResponse(render_report(store, flt, links=served_links(flt)), content_type="text/html")
+
+
+def _summary(store: object, query: dict[str, str]) -> HttpResponse:
+    return JsonResponse(report_document(store, ReportFilter.from_query(query)))
+
+
+def _recipients(store: object, query: dict[str, str]) -> HttpResponse:
+    return JsonResponse(recipients_document(store, query))
+
+
+def _csv(store: object, query: dict[str, str]) -> HttpResponseBase:
+    flt = ReportFilter.from_query(query)
+    response = StreamingHttpResponse(
+        recipients_csv(store, flt.since, flt.until, flt.category, flt.status), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{csv_filename(flt)}"'
+    return response
+
+
+def report_urls(store: object = settings_store, site: admin.AdminSite = admin.site) -> list[URLPattern]:
+    """The report's URL patterns, each view wrapped with ``site.admin_view`` (staff only)."""
+    views = (("", URL_NAME, _page), ("summary.json", f"{URL_NAME}_summary", _summary),
+             ("recipients.json", f"{URL_NAME}_recipients", _recipients),
+             ("recipients.csv", f"{URL_NAME}_csv", _csv))
+    return [path(f"acumbamail/reports/{route}", site.admin_view(_view(store, build)), name=name)
+            for route, name, build in views]
+
+
+def install_admin_reports(store: object = settings_store, site: admin.AdminSite = admin.site) -> None:
+    """Add the report to ``site``: its URLs, and an "Acumbamail / Reports" entry on the admin
+    index and sidebar. Call it once, before the site's URLs are loaded (a second call is a no-op)."""
+    if getattr(site, "_acumbamail_reports", False):
+        return
+    get_urls, get_app_list = site.get_urls, site.get_app_list
+
+    def urls() -> list[Any]:
+        return [*report_urls(store, site), *get_urls()]
+
+    def app_list(request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        apps = list(get_app_list(request, app_label))
+        if app_label is None and getattr(request.user, "is_staff", False):
+            url = reverse(f"{site.name}:{URL_NAME}")
+            apps.append({"name": "Acumbamail", "app_label": APP_LABEL, "app_url": url,
+                         "has_module_perms": True,
+                         "models": [{"name": "Reports", "object_name": "Report", "admin_url": url,
+                                     "add_url": None, "view_only": True, "perms": {"view": True}}]})
+        return apps
+
+    # instance attributes shadow the class's methods for this site only
+    vars(site).update(get_urls=urls, get_app_list=app_list, _acumbamail_reports=True)
+
+
+__all__ = ["install_admin_reports", "report_urls", "settings_store"]
