@@ -35,15 +35,18 @@ def _pytest(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The core and the fake relay against real SMTP on loopback (no browser, no PostgreSQL)."""
-    session.install(".[dev,sqlalchemy]")
+    """The core and the fake relay against real SMTP on loopback (no browser, no PostgreSQL).
+
+    The frameworks are installed too: the report views are tested beside the reports.
+    """
+    session.install(".[dev,sqlalchemy,django,flask,fastapi]")
     _pytest(session, "-m", "not browser and not postgres", *CORE_TESTS)
 
 
 @nox.session(python="3.11")
 def browser(session: nox.Session) -> None:
     """Pages rendered in headless Chromium: starter templates, the fake relay's UI, the HTML report."""
-    session.install(".[dev,sqlalchemy]")
+    session.install(".[dev,sqlalchemy,django,flask,fastapi]")
     _pytest(session, "-m", "browser", "tests")
 
 
