@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .background import send_in_background
 from .dependencies import MailerDep, StoreDep, acumbamail_lifespan, get_event_store, get_mailer
 from .mailer import FastAPIMailer, close_shared_mailers, shared_mailer
+from .reports import reports_router
 from .settings import AcumbamailSettings
 from .testing import RecordingMailer, record_messages
 from .webhooks import WebhookRouter, webhook_router
@@ -54,6 +55,7 @@ __all__ = [
     "get_mailer",
     "message_from_schema",
     "record_messages",
+    "reports_router",
     "send_in_background",
     "shared_mailer",
     "webhook_router",

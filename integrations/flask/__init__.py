@@ -12,6 +12,7 @@ Message``; the ``MAIL_*`` settings keep working.
 
 from .extension import Acumbamail, AppContextError, Connection
 from .message import Attachment, Message
+from .reports import acumbamail_reports_blueprint
 from .signals import email_dispatched, signals, tracking_event
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Attachment",
     "Connection",
     "Message",
+    "acumbamail_reports_blueprint",
     "email_dispatched",
     "signals",
     "tracking_event",

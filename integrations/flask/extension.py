@@ -369,6 +369,17 @@ class Acumbamail:
             self._blueprint = make_blueprint()
         return self._blueprint
 
+    def reports_blueprint(self, *, name: str = "acumbamail_reports") -> Blueprint:
+        """A read-only report (HTML page, JSON, CSV) over the current app's event store.
+
+        It shows every recipient address: register it behind your own authentication, e.g.
+        ``app.register_blueprint(acumbamail.reports_blueprint(), url_prefix="/admin/mail")`` with a
+        ``before_request`` check on that blueprint; never make it public.
+        """
+        from .reports import acumbamail_reports_blueprint
+
+        return acumbamail_reports_blueprint(lambda: self.store, name=name)
+
     def webhook_receiver(self) -> WebhookReceiver:
         """The current app's :class:`~acumbamail_smtp.WebhookReceiver` (``ACUMBAMAIL_WEBHOOK_*``)."""
         from .webhooks import receiver_for
