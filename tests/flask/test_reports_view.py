@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
-
 from acumbamail_smtp.integrations.flask import Acumbamail, Message
+from flask import Flask, abort, request
 
 from .conftest import relay_settings
 
