@@ -39,14 +39,14 @@ def tests(session: nox.Session) -> None:
 
     The frameworks are installed too: the report views are tested beside the reports.
     """
-    session.install(".[dev,sqlalchemy,django,flask,fastapi]")
+    session.install(".[dev,sqlalchemy,django,flask,fastapi]", "pytest-django>=4.8")
     _pytest(session, "-m", "not browser and not postgres", *CORE_TESTS)
 
 
 @nox.session(python="3.11")
 def browser(session: nox.Session) -> None:
     """Pages rendered in headless Chromium: starter templates, the fake relay's UI, the HTML report."""
-    session.install(".[dev,sqlalchemy,django,flask,fastapi]")
+    session.install(".[dev,sqlalchemy,django,flask,fastapi]", "pytest-django>=4.8")
     _pytest(session, "-m", "browser", "tests")
 
 
