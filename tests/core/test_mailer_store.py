@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from acumbamail_smtp import AsyncMailer, Mailer, RecipientsRefused, SQLiteEventStore
 from acumbamail_smtp.testserver import FakeRelay
 
