@@ -1,5 +1,5 @@
 """Sub-commands for the suppression list and the account's webhook:
-``suppression list|add|remove|export`` and ``webhook configure|show``."""
+``suppression list|add|remove|export`` and ``webhook configure|show|serve``."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
                              help="API base URL (default: $ACUMBAMAIL_API_BASE or Acumbamail's)")
     api_options.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
 
-    webhook = subparsers.add_parser("webhook", help="configure or show the account's SMTP webhook")
+    webhook = subparsers.add_parser("webhook", help="configure, show or serve the account's SMTP webhook")
     webhook.set_defaults(func=_help(webhook))
     webhook_actions = webhook.add_subparsers(dest="action", metavar="ACTION")
     configure = webhook_actions.add_parser(
@@ -79,6 +79,34 @@ def register(subparsers: Any) -> None:
     show.add_argument("--reveal", action="store_true",
                       help="print the full callback URL (it holds the secret token)")
     show.set_defaults(func=run_show)
+    serve = webhook_actions.add_parser(
+        "serve", parents=[store_options], help="receive webhooks without a web framework",
+        description="A standalone endpoint: POST <prefix>/<token>. Verification comes from the "
+                    "environment only: ACUMBAMAIL_WEBHOOK_TOKEN, ACUMBAMAIL_WEBHOOK_BASIC_AUTH "
+                    "(user:pass,...), ACUMBAMAIL_WEBHOOK_SIGNING_SECRETS. Put it behind a TLS proxy.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8025, help="port (default 8025)")
+    serve.add_argument("--prefix", default="/webhooks", help="URL path (default /webhooks)")
+    serve.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .webhook_server import WebhookServer
+    from .webhooks import receiver_from_settings
+
+    settings = {name: os.environ.get(f"ACUMBAMAIL_WEBHOOK_{name.upper()}")
+                for name in ("token", "basic_auth", "signing_secrets", "insecure")}
+    with _store(args, must_exist=False) as store:
+        receiver = receiver_from_settings(store, settings)
+        server = WebhookServer(receiver, host=args.host, port=args.port, prefix=args.prefix)
+        print(f"Receiving Acumbamail webhooks at {server.url()}/<token>; Ctrl-C stops.", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server.server_close()
+    return 0
 
 
 def _help(parser: argparse.ArgumentParser) -> Any:

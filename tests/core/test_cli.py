@@ -81,5 +81,11 @@ def test_demo_runs_end_to_end_in_a_fresh_process() -> None:
     proc = subprocess.run([sys.executable, "-m", "acumbamail_smtp", "demo"], capture_output=True,
                           text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "The relay received" in proc.stdout
-    assert "SIGNUP" in proc.stdout and "ORDER_CONFIRMATION" in proc.stdout
+    out = proc.stdout
+    assert "The relay received 6 messages" in out
+    assert "SIGNUP" in out and "ORDER_CONFIRMATION" in out
+    assert "starter template 'registration_confirmation': sent" in out
+    assert "hard_bounce  nobody@example.org" in out
+    assert "clicked      ana@example.org" in out
+    assert "RecipientsRefused, suppressed ['nobody@example.org']" in out
+    assert "Report: sent 6, delivered 5, opened 1, clicked 1, hard bounces 1, suppressed 1" in out
