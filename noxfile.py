@@ -113,7 +113,7 @@ def fastapi(session: nox.Session, fastapi: str) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Throughput against the peers on loopback (not a test; prints a table and writes JSON)."""
-    session.install(".[dev,templates,django,flask,fastapi]", "flask-mail")
+    session.install(".[dev,templates,django,flask,fastapi]", "flask-mail", "uvicorn")
     _postfix_tools(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
 

@@ -83,7 +83,9 @@ def event_id_for(type_: str, recipient: str, timestamp: datetime, message_key: s
                  url: str | None) -> str:
     """The stable id of an event: sha256 over its normalized fields, so a retried delivery of the
     same event gets the same id and is stored once."""
-    parts = (type_, recipient, timestamp.astimezone(UTC).isoformat(timespec="microseconds"),
+    if timestamp.tzinfo is not UTC:
+        timestamp = timestamp.astimezone(UTC)
+    parts = (type_, recipient, timestamp.isoformat(timespec="microseconds"),
              message_key or "", url or "")
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -111,11 +113,13 @@ class Event:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "type", EventType(self.type))
+        if type(self.type) is not EventType:
+            object.__setattr__(self, "type", EventType(self.type))
         object.__setattr__(self, "recipient", normalize_address(self.recipient))
-        if self.timestamp.tzinfo is None:
-            raise ValueError("Event.timestamp must be timezone-aware")
-        object.__setattr__(self, "timestamp", self.timestamp.astimezone(UTC))
+        if self.timestamp.tzinfo is not UTC:
+            if self.timestamp.tzinfo is None:
+                raise ValueError("Event.timestamp must be timezone-aware")
+            object.__setattr__(self, "timestamp", self.timestamp.astimezone(UTC))
         if not self.event_id:
             object.__setattr__(self, "event_id", event_id_for(
                 self.id_type, self.recipient, self.timestamp, self.message_key, self.url))

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,6 +38,8 @@ SEND_STATUSES: tuple[str, ...] = ("sent", "refused", "suppressed")
 PAGE_SIZE = 1000
 #: Addresses per ``IN (...)`` query (SQLite limits the number of parameters).
 _CHUNK = 500
+#: Events per recipient-join query (three parameters each, under SQLite's oldest limit of 999).
+_JOIN_CHUNK = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +174,50 @@ def check_address(address: str) -> str:
     return value
 
 
+def split_duplicates(events: Sequence[Event], stored: set[str] | frozenset[str]) -> StoreOutcome:
+    """``events`` split in order into new ones (the first of each ``event_id`` not in ``stored``)
+    and duplicates (already stored, or repeated within ``events``); nothing is joined yet."""
+    outcome = StoreOutcome()
+    seen = set(stored)
+    for event in events:
+        if event.event_id in seen:
+            outcome.duplicates.append(event)
+        else:
+            seen.add(event.event_id)
+            outcome.new.append(event)
+    return outcome
+
+
+def join_by_queue_id(events: Sequence[Event],
+                     rows: Iterable[Sequence[Any]]) -> list[tuple[str, str | None] | None]:
+    """Step 1 of the join rule for each event, from the ``(queue_id, recipient, message_id,
+    category)`` rows of the sends carrying the events' queue ids, oldest row first: the latest
+    send of that queue id to the same recipient, else its latest send to anyone; None when the
+    queue id is unknown (or missing)."""
+    latest: dict[str, tuple[str, str | None]] = {}
+    latest_to: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for queue_id, recipient, message_id, category in rows:
+        latest[queue_id] = latest_to[queue_id, recipient] = (message_id, category)
+    return [None if not e.message_key or e.message_key not in latest
+            else latest_to.get((e.message_key, e.recipient), latest[e.message_key]) for e in events]
+
+
+def joined_events(events: Sequence[Event],
+                  joins: Sequence[tuple[str, str | None] | None]) -> list[Event]:
+    """``events`` with ``message_id`` and ``category`` filled in from their joined send, if any."""
+    return [event if joined is None  # the constructor, not dataclasses.replace: half the time
+            else Event(event.type, event.recipient, event.timestamp, event.message_key, event.url,
+                       category=joined[1], message_id=joined[0], event_id=event.event_id, raw=event.raw)
+            for event, joined in zip(events, joins, strict=True)]
+
+
+#: One encoder for every ``raw`` column (``json.dumps`` with options builds one per call).
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 def raw_json(raw: Any) -> str:
     """The ``raw`` column: the event as received, as JSON."""
-    return json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+    return _RAW_ENCODER.encode(raw)
 
 
 def event_from_row(row: Sequence[Any]) -> Event:
@@ -259,7 +302,11 @@ _EVENT_COLUMNS = "event_id, type, recipient, timestamp, message_key, url, catego
 
 
 def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(_TS_FORMAT)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    if value.year < 1000:  # strftime does not pad the year; isoformat (the fast path) does
+        return value.strftime(_TS_FORMAT)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _parse_ts(value: str) -> datetime:
@@ -379,45 +426,59 @@ class SQLiteEventStore:
     # -- events ----------------------------------------------------------------------------------
 
     def store_events(self, events: Sequence[Event]) -> StoreOutcome:
-        outcome = StoreOutcome()
         if not events:
-            return outcome
+            return StoreOutcome()
         received_at = _ts(datetime.now(UTC))
-        with self._write() as conn:
-            for event in events:
-                cursor = conn.execute(
-                    "INSERT INTO events (event_id, type, recipient, timestamp, message_key, url,"
-                    " category, message_id, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (event_id) DO NOTHING",
-                    (event.event_id, event.type.value, event.recipient, _ts(event.timestamp),
-                     event.message_key, event.url, event.category, event.message_id,
-                     raw_json(event.raw), received_at))
-                if cursor.rowcount != 1:
-                    outcome.duplicates.append(event)
-                    continue
-                joined = self._join(conn, event)
-                if joined is not None:
-                    event = replace(event, message_id=joined[0], category=joined[1])
-                    conn.execute("UPDATE events SET message_id = ?, category = ? WHERE id = ?",
-                                 (joined[0], joined[1], cursor.lastrowid))
-                outcome.new.append(event)
-        return outcome
+        with self._write() as conn:  # BEGIN IMMEDIATE: nobody else can insert until we commit
+            ids = [event.event_id for event in events]
+            stored: set[str] = set()
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                stored.update(row[0] for row in conn.execute(
+                    "SELECT event_id FROM events"  # noqa: S608 (placeholders only)
+                    f" WHERE event_id IN ({', '.join('?' * len(chunk))})", chunk))
+            outcome = split_duplicates(events, stored)
+            if not outcome.new:
+                return outcome
+            stamps = [_ts(e.timestamp) for e in outcome.new]
+            new = joined_events(outcome.new, self._joins(conn, outcome.new, stamps))
+            conn.executemany(
+                "INSERT INTO events (event_id, type, recipient, timestamp, message_key, url,"
+                " category, message_id, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.event_id, e.type.value, e.recipient, stamp, e.message_key, e.url, e.category,
+                  e.message_id, raw_json(e.raw), received_at) for e, stamp in zip(new, stamps, strict=True)])
+        return StoreOutcome(new=new, duplicates=outcome.duplicates)
 
     @staticmethod
-    def _join(conn: sqlite3.Connection, event: Event) -> tuple[str, str | None] | None:
-        """``(message_id, category)`` of the send ``event`` reports on (module docstring)."""
-        if event.message_key:
-            row = conn.execute(
-                "SELECT message_id, category FROM sends WHERE queue_id = ?"
-                " ORDER BY recipient = ? DESC, id DESC LIMIT 1",
-                (event.message_key, event.recipient)).fetchone()
-            if row is not None:
-                return row[0], row[1]
-        row = conn.execute(
-            "SELECT message_id, category FROM sends WHERE recipient = ? AND status = 'sent'"
-            " AND sent_at <= ? ORDER BY sent_at DESC, id DESC LIMIT 1",
-            (event.recipient, _ts(event.timestamp))).fetchone()
-        return (row[0], row[1]) if row is not None else None
+    def _joins(conn: sqlite3.Connection, events: Sequence[Event],
+               stamps: Sequence[str]) -> list[tuple[str, str | None] | None]:
+        """``(message_id, category)`` of the send each event reports on (module docstring), with
+        one query for the queue ids and one per few hundred events for the recipients;
+        ``stamps`` are the events' timestamps in the stored format."""
+        keys = sorted({e.message_key for e in events if e.message_key})
+        rows: list[Any] = []
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start:start + _CHUNK]
+            rows += conn.execute(
+                "SELECT queue_id, recipient, message_id, category FROM sends"  # noqa: S608
+                f" WHERE queue_id IN ({', '.join('?' * len(chunk))}) ORDER BY id", chunk).fetchall()
+        joins = join_by_queue_id(events, rows)
+        rest = [n for n, joined in enumerate(joins) if joined is None]
+        for start in range(0, len(rest), _JOIN_CHUNK):
+            numbers = rest[start:start + _JOIN_CHUNK]
+            params: list[Any] = []
+            for n in numbers:
+                params += (n, events[n].recipient, stamps[n])
+            found = conn.execute(
+                "WITH wanted (n, recipient, ts) AS (VALUES "  # noqa: S608 (placeholders only)
+                + ", ".join(["(?, ?, ?)"] * len(numbers)) + ")"
+                " SELECT wanted.n, sends.message_id, sends.category FROM wanted"
+                " JOIN sends ON sends.id = (SELECT id FROM sends WHERE recipient = wanted.recipient"
+                " AND status = 'sent' AND sent_at <= wanted.ts ORDER BY sent_at DESC, id DESC LIMIT 1)",
+                params)
+            for n, message_id, category in found:
+                joins[n] = (message_id, category)
+        return joins
 
     def events(self, *, since: datetime | None = None, until: datetime | None = None,
                category: str | None = None, recipient: str | None = None,

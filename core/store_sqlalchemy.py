@@ -11,7 +11,6 @@ event concurrently and exactly one row results.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
-    case,
+    column,
     create_engine,
     delete,
     event,
@@ -41,6 +40,7 @@ from sqlalchemy import (
     select,
     text,
     update,
+    values,
 )
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
@@ -60,12 +60,17 @@ from .store import (
     check_status,
     event_from_row,
     event_types,
+    join_by_queue_id,
+    joined_events,
     raw_json,
     send_rows,
+    split_duplicates,
 )
 from .suppression import Suppression, validate_reason
 
 _CHUNK = 500
+#: Events per recipient-join query (three parameters each).
+_JOIN_CHUNK = 300
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -258,45 +263,62 @@ class SQLAlchemyEventStore:
     # -- events ----------------------------------------------------------------------------------
 
     def store_events(self, events: Sequence[Event]) -> StoreOutcome:
-        outcome = StoreOutcome()
         if not events:
-            return outcome
-        table = self._events
+            return StoreOutcome()
+        first = split_duplicates(events, frozenset()).new  # the first of each event_id
         received_at = datetime.now(UTC)
         with self.engine.begin() as conn:
-            for item in events:
-                values = {"event_id": item.event_id, "type": item.type.value,
-                          "recipient": item.recipient, "timestamp": item.timestamp,
-                          "message_key": item.message_key, "url": item.url,
-                          "category": item.category, "message_id": item.message_id,
-                          "raw": raw_json(item.raw), "received_at": received_at}
-                if not self._insert_ignoring(conn, table, "event_id", values):
-                    outcome.duplicates.append(item)
-                    continue
-                joined = self._join(conn, item)
-                if joined is not None:
-                    item = replace(item, message_id=joined[0], category=joined[1])
-                    conn.execute(update(table).where(table.c.event_id == item.event_id)
-                                 .values(message_id=joined[0], category=joined[1]))
-                outcome.new.append(item)
-        return outcome
+            joined = joined_events(first, self._joins(conn, first))
+            inserted = self._insert_events(conn, [
+                {"event_id": item.event_id, "type": item.type.value, "recipient": item.recipient,
+                 "timestamp": item.timestamp, "message_key": item.message_key, "url": item.url,
+                 "category": item.category, "message_id": item.message_id,
+                 "raw": raw_json(item.raw), "received_at": received_at} for item in joined])
+        outcome = split_duplicates(events, {e.event_id for e in first} - inserted)
+        by_id = {item.event_id: item for item in joined}
+        return StoreOutcome(new=[by_id[e.event_id] for e in outcome.new], duplicates=outcome.duplicates)
 
-    def _join(self, conn: Connection, item: Event) -> tuple[str, str | None] | None:
-        """``(message_id, category)`` of the send ``item`` reports on (see :mod:`.store`)."""
+    def _insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert the rows whose ``event_id`` is not stored yet, in one statement where the
+        database can say which rows it inserted (``ON CONFLICT DO NOTHING RETURNING``, safe
+        against concurrent receivers); the event ids inserted."""
+        table = self._events
+        dialect = conn.dialect
+        if dialect.name in ("postgresql", "sqlite") and dialect.insert_executemany_returning:
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            stmt = (postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+                    ).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+            return set(conn.execute(stmt, rows).scalars())
+        return {row["event_id"] for row in rows if self._insert_ignoring(conn, table, "event_id", row)}
+
+    def _joins(self, conn: Connection, events: Sequence[Event]) -> list[tuple[str, str | None] | None]:
+        """``(message_id, category)`` of the send each event reports on (see :mod:`.store`):
+        one query for the queue ids, one per few hundred events for the recipients."""
         s = self._sends
-        if item.message_key:
-            row = conn.execute(
-                select(s.c.message_id, s.c.category).where(s.c.queue_id == item.message_key)
-                .order_by(case((s.c.recipient == item.recipient, 0), else_=1), s.c.id.desc())
-                .limit(1)).first()
-            if row is not None:
-                return row[0], row[1]
-        row = conn.execute(
-            select(s.c.message_id, s.c.category)
-            .where(s.c.recipient == item.recipient, s.c.status == "sent",
-                   s.c.sent_at <= item.timestamp)
-            .order_by(s.c.sent_at.desc(), s.c.id.desc()).limit(1)).first()
-        return (row[0], row[1]) if row is not None else None
+        keys = sorted({e.message_key for e in events if e.message_key})
+        rows: list[Any] = []
+        for start in range(0, len(keys), _CHUNK):
+            rows += conn.execute(
+                select(s.c.queue_id, s.c.recipient, s.c.message_id, s.c.category)
+                .where(s.c.queue_id.in_(keys[start:start + _CHUNK])).order_by(s.c.id)).all()
+        joins = join_by_queue_id(events, rows)
+        rest = [n for n, found in enumerate(joins) if found is None]
+        earlier = s.alias("earlier")
+        for start in range(0, len(rest), _JOIN_CHUNK):
+            wanted = values(column("n", Integer), column("recipient", String(320)),
+                            column("ts", UTCDateTime()), name="wanted").data(
+                [(n, events[n].recipient, events[n].timestamp) for n in rest[start:start + _JOIN_CHUNK]]
+            ).cte("wanted")
+            latest = (select(earlier.c.id)
+                      .where(earlier.c.recipient == wanted.c.recipient, earlier.c.status == "sent",
+                             earlier.c.sent_at <= wanted.c.ts)
+                      .order_by(earlier.c.sent_at.desc(), earlier.c.id.desc()).limit(1).scalar_subquery())
+            query = (select(wanted.c.n, s.c.message_id, s.c.category).select_from(wanted)
+                     .join(s, s.c.id == latest))
+            for n, message_id, category in conn.execute(query):
+                joins[n] = (message_id, category)
+        return joins
 
     def events(self, *, since: datetime | None = None, until: datetime | None = None,
                category: str | None = None, recipient: str | None = None,

@@ -53,6 +53,7 @@ _MESSAGE_KEY_KEYS = ("email_key", "message_key", "queue_id")
 _URL_KEYS = ("url", "link")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
+_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts
 
 # -- parsing --------------------------------------------------------------------------------------
 
@@ -239,7 +240,7 @@ def _event(item: dict[str, Any], index: int) -> Event:
     key, value = found
     recipient = normalize_address(value) if isinstance(value, str) else ""
     local, at, domain = recipient.rpartition("@")
-    if not (at and local and domain) or len(recipient) > 320 or any(c.isspace() for c in recipient):
+    if not (at and local and domain) or len(recipient) > 320 or _SPACE.search(recipient):
         raise WebhookPayloadError(f"event {index}: {key} {str(value)[:80]!r} is not an e-mail address")
 
     found = _first(item, _TIMESTAMP_KEYS)
