@@ -530,7 +530,8 @@ def _row(send: tuple[Any, ...], events: list[tuple[Any, ...]]) -> RecipientRow:
 def _reason(raw: Any, kind: str) -> str:
     """The reason the webhook gave for a bounce or complaint, else a plain description."""
     try:
-        data = json.loads(raw) if isinstance(raw, str) else {}
+        # text from SQLite, already a dict from a JSON column (Django's ORM on PostgreSQL)
+        data = json.loads(raw) if isinstance(raw, str) else raw if isinstance(raw, dict) else {}
     except ValueError:
         data = {}
     if isinstance(data, dict):

@@ -1,1 +1,57 @@
-"""placeholder"""
+"""Django integration of acumbamail-smtp: an email backend for Acumbamail's SMTP relay, a webhook
+endpoint, an ORM event store with its admin, signals, template sending and management commands.
+
+    INSTALLED_APPS = [..., "acumbamail_smtp.integrations.django"]
+    EMAIL_BACKEND = "acumbamail_smtp.integrations.django.EmailBackend"
+
+Names are imported on first use, so listing the app in INSTALLED_APPS loads nothing else early.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backend import EmailBackend
+    from .message import AcumbamailMessage
+    from .signals import CancelSend, post_send, pre_send, tracking
+    from .store import DjangoEventStore
+    from .templates import render_template, send_template
+
+_HOMES = {
+    "EmailBackend": ".backend",
+    "AcumbamailMessage": ".message",
+    "CancelSend": ".signals",
+    "pre_send": ".signals",
+    "post_send": ".signals",
+    "tracking": ".signals",
+    "DjangoEventStore": ".store",
+    "render_template": ".templates",
+    "send_template": ".templates",
+}
+
+__all__ = [
+    "AcumbamailMessage",
+    "CancelSend",
+    "DjangoEventStore",
+    "EmailBackend",
+    "post_send",
+    "pre_send",
+    "render_template",
+    "send_template",
+    "tracking",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

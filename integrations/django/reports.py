@@ -7,9 +7,10 @@ In your root ``urls.py`` (or an ``AppConfig.ready()``), before ``admin.site.urls
     install_admin_reports()          # or install_admin_reports(store=..., site=my_site)
 
 The report is then at ``<admin>/acumbamail/reports/`` with ``summary.json``, ``recipients.json``
-and ``recipients.csv`` beside it. Without a ``store``, the one named by the setting
-``ACUMBAMAIL_STORE`` (a SQLite path or SQLAlchemy URL), else ``$ACUMBAMAIL_STORE``, is opened
-on first use.
+and ``recipients.csv`` beside it. With the app in ``INSTALLED_APPS`` this is done for
+``admin.site`` automatically, over the app's own event store. Without the app and without a
+``store``, the one named by the setting ``ACUMBAMAIL_STORE`` (a SQLite path or SQLAlchemy URL),
+else ``$ACUMBAMAIL_STORE``, is opened on first use.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import LazyObject
 
 URL_NAME = "acumbamail_reports"
 APP_LABEL = "acumbamail_reports"
@@ -41,7 +43,17 @@ _opened: dict[str, object] = {}
 
 
 def settings_store() -> object:
-    """The store named by ``settings.ACUMBAMAIL_STORE`` (else ``$ACUMBAMAIL_STORE``), opened once."""
+    """The app's event store (``ACUMBAMAIL["STORE"]``, the ORM store by default when the app is
+    installed); otherwise the one named by ``settings.ACUMBAMAIL_STORE`` (else
+    ``$ACUMBAMAIL_STORE``), opened once."""
+    from django.apps import apps
+
+    if apps.is_installed("acumbamail_smtp.integrations.django"):
+        from .conf import event_store
+
+        configured = event_store()
+        if configured is not None:
+            return configured
     location = getattr(settings, "ACUMBAMAIL_STORE", None)
     key = str(location)
     with _lock:
@@ -100,6 +112,9 @@ def report_urls(store: object = settings_store, site: admin.AdminSite = admin.si
 def install_admin_reports(store: object = settings_store, site: admin.AdminSite = admin.site) -> None:
     """Add the report to ``site``: its URLs, and an "Acumbamail / Reports" entry on the admin
     index and sidebar. Call it once, before the site's URLs are loaded (a second call is a no-op)."""
+    if isinstance(site, LazyObject):  # django.contrib.admin.site is a lazy proxy
+        site.name  # noqa: B018 (makes the proxy build the real site)
+        site = site._wrapped
     if getattr(site, "_acumbamail_reports", False):
         return
     get_urls, get_app_list = site.get_urls, site.get_app_list

@@ -1,0 +1,348 @@
+"""The project's settings, read in one place: Django's ``EMAIL_*`` settings (or a ``MAILERS``
+entry's ``OPTIONS``) for the relay, and one ``ACUMBAMAIL = {...}`` dict for everything of ours.
+
+Every bad value raises :class:`~django.core.exceptions.ImproperlyConfigured` naming the setting
+as the project wrote it (``EMAIL_PORT``, ``ACUMBAMAIL["DEFAULT_CATEGORY"]``,
+``MAILERS["default"]["OPTIONS"]["port"]``); secrets are never part of the message.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from acumbamail_smtp.categories import validate_category
+from acumbamail_smtp.config import RelayConfig, parse_bool
+from acumbamail_smtp.errors import ConfigError
+from acumbamail_smtp.store import EventStore
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+APP_NAME = "acumbamail_smtp.integrations.django"
+BACKEND_PATH = f"{APP_NAME}.EmailBackend"
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(name, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(name, f"must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, got {value!r}") from None
+
+
+def _category(name: str, value: Any) -> str:
+    try:
+        return validate_category(value)
+    except ValueError as exc:
+        raise ConfigError(name, str(exc)) from None
+
+
+def _path(name: str, value: Any) -> str:
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(name, f"must be a file path, got {type(value).__name__}")
+    return os.fspath(value)
+
+
+def _folders(name: str, value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str | os.PathLike) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError(name, f"must be a folder or a list of folders, got {type(value).__name__}")
+    return tuple(_path(name, item) for item in items)
+
+
+def _as_is(name: str, value: Any) -> Any:
+    return value
+
+
+#: Every ``ACUMBAMAIL`` key: its converter and its default (None: unset).
+KEYS: Mapping[str, tuple[Callable[[str, Any], Any], Any]] = {
+    "DEFAULT_CATEGORY": (_category, None),
+    "ALLOW_INSECURE": (parse_bool, False),
+    "CA_FILE": (_path, None),
+    "MAX_TRIES": (_int, None),
+    "LOCAL_HOSTNAME": (_text, None),
+    "SUPPRESSION": (parse_bool, None),
+    "STORE": (_as_is, None),
+    "TEMPLATES": (_folders, ()),
+    "WEBHOOK_TOKEN": (_as_is, None),
+    "WEBHOOK_BASIC_AUTH": (_as_is, None),
+    "WEBHOOK_SIGNING_SECRETS": (_as_is, None),
+    "WEBHOOK_INSECURE": (parse_bool, False),
+    "WEBHOOK_MAX_BODY": (_int, None),
+    "SOFT_BOUNCE_LIMIT": (_int, None),
+    "SOFT_BOUNCE_DAYS": (_int, None),
+}
+
+
+def setting_name(key: str) -> str:
+    """How the project writes our setting ``key``: ``ACUMBAMAIL["KEY"]``."""
+    return f'ACUMBAMAIL["{key}"]'
+
+
+def improperly(name: str, problem: str) -> ImproperlyConfigured:
+    """The error for a bad setting: ``NAME: problem``."""
+    return ImproperlyConfigured(f"{name}: {problem}")
+
+
+def _project_dict() -> Mapping[str, Any]:
+    value = getattr(settings, "ACUMBAMAIL", None)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise improperly("ACUMBAMAIL", f"must be a dict, got {type(value).__name__}")
+    unknown = sorted(str(k) for k in value if k not in KEYS)
+    if unknown:
+        raise improperly(setting_name(unknown[0]), f"unknown setting; expected one of {', '.join(KEYS)}")
+    return value
+
+
+def option(key: str, overrides: Mapping[str, Any] | None = None, where: str | None = None) -> Any:
+    """Our setting ``key``, converted: from ``overrides`` (a backend's keyword arguments or MAILERS
+    ``OPTIONS``, lower-case keys, named by ``where``) when given there, else from ``ACUMBAMAIL``,
+    else its default. The one place our settings are read."""
+    convert, default = KEYS[key]
+    project = _project_dict()
+    name = option_source(key, overrides, where)
+    if overrides is not None and overrides.get(key.lower()) is not None:
+        value = overrides[key.lower()]
+    elif project.get(key) is not None:
+        value = project[key]
+    else:
+        return default
+    try:
+        return convert(name, value)
+    except ConfigError as exc:
+        raise improperly(name, exc.problem) from None
+
+
+def option_source(key: str, overrides: Mapping[str, Any] | None = None, where: str | None = None) -> str:
+    """How to name our setting ``key`` in an error: the MAILERS option or keyword argument that set
+    it, else ``ACUMBAMAIL["KEY"]``."""
+    if overrides is not None and overrides.get(key.lower()) is not None:
+        return f'{where}["{key.lower()}"]' if where else f"{key.lower()}="
+    return setting_name(key)
+
+
+def app_installed() -> bool:
+    return apps.is_installed(APP_NAME)
+
+
+# -- the relay -----------------------------------------------------------------------------------
+
+#: Django's settings for each backend argument, when the backend is not made from MAILERS.
+DJANGO_SETTINGS = {
+    "host": "EMAIL_HOST", "port": "EMAIL_PORT", "username": "EMAIL_HOST_USER",
+    "password": "EMAIL_HOST_PASSWORD", "use_tls": "EMAIL_USE_TLS", "use_ssl": "EMAIL_USE_SSL",
+    "timeout": "EMAIL_TIMEOUT", "ssl_keyfile": "EMAIL_SSL_KEYFILE", "ssl_certfile": "EMAIL_SSL_CERTFILE",
+}
+
+
+def overridden(name: str) -> bool:
+    """Whether the project set ``name`` (asked first: Django 6.1 warns when a deprecated
+    ``EMAIL_*`` setting is read, and refuses it when MAILERS is defined)."""
+    return settings.is_overridden(name) and hasattr(settings, name)
+
+
+def relay_config(arguments: Mapping[str, Any], alias: str | None = None) -> RelayConfig:
+    """The :class:`RelayConfig` for a backend made with ``arguments`` (its keyword arguments).
+
+    Without ``alias`` each argument left None falls back to Django's ``EMAIL_*`` setting, as
+    Django's SMTP backend does; settings the project did not set keep the core's defaults (host
+    ``smtp.acumbamail.com``). With ``alias`` (Django 6.1 ``MAILERS``) only ``OPTIONS`` count.
+    When neither TLS nor SSL is asked for, the core's port table picks the security.
+    """
+    where = f'MAILERS["{alias}"]["OPTIONS"]' if alias is not None else None
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+
+    def given(arg: str) -> tuple[str, Any] | None:
+        value = arguments.get(arg)
+        if value is not None and not (arg in ("host", "port") and not value):
+            return (f'{where}["{arg}"]' if where else f"{arg}="), value
+        setting = DJANGO_SETTINGS[arg]
+        if alias is None and overridden(setting):
+            value = getattr(settings, setting)
+            if value is not None and value != "":
+                return setting, value
+        return None
+
+    def take(arg: str, field: str, convert: Callable[[str, Any], Any]) -> None:
+        found = given(arg)
+        if found is not None:
+            names[field] = found[0]
+            try:
+                values[field] = convert(*found)
+            except ConfigError as exc:
+                raise improperly(found[0], exc.problem) from None
+
+    fields = {"host": "host", "port": "port", "username": "username", "password": "password",
+              "timeout": "timeout", "ssl_certfile": "certfile", "ssl_keyfile": "keyfile",
+              "use_tls": "security"}
+    for arg, field in fields.items():  # where a missing value would be set
+        names[field] = f'{where}["{arg}"]' if where else DJANGO_SETTINGS[arg]
+    take("host", "host", _text)
+    take("port", "port", _int)
+    take("username", "username", _text)
+    take("password", "password", _text)
+    take("timeout", "timeout", _seconds)
+    take("ssl_certfile", "certfile", _path)
+    take("ssl_keyfile", "keyfile", _path)
+    tls, ssl = given("use_tls"), given("use_ssl")
+    use_tls = tls is not None and _bool(*tls)
+    use_ssl = ssl is not None and _bool(*ssl)
+    if tls is not None and ssl is not None and use_tls and use_ssl:
+        raise improperly(f"{tls[0]} and {ssl[0]}", "are both true; choose one (use_ssl: implicit TLS, "
+                                                   "ports 465 and 2525; use_tls: STARTTLS, port 587)")
+    if tls is not None or ssl is not None:
+        values["security"] = "tls" if use_ssl else "starttls" if use_tls else "none"
+        chosen = ssl if ssl is not None and (use_ssl or tls is None) else tls
+        assert chosen is not None
+        names["security"] = chosen[0]
+    for key, field in (("DEFAULT_CATEGORY", "default_category"), ("ALLOW_INSECURE", "allow_insecure"),
+                       ("CA_FILE", "ca_file"), ("MAX_TRIES", "max_tries"),
+                       ("LOCAL_HOSTNAME", "local_hostname")):
+        value = option(key, arguments, where)
+        if value is not None and value is not False:
+            values[field] = value
+        names[field] = option_source(key, arguments, where)
+    try:
+        return RelayConfig(**values)
+    except ConfigError as exc:
+        name = names.get(exc.field, exc.field)
+        problem = exc.problem
+        if exc.field == "security" and "allow_insecure" in problem:
+            problem = problem.replace("allow_insecure=True", f'{setting_name("ALLOW_INSECURE")} = True')
+        raise improperly(name, problem) from None
+
+
+def _bool(name: str, value: Any) -> bool:
+    try:
+        return parse_bool(name, value)
+    except ConfigError as exc:
+        raise improperly(name, exc.problem) from None
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(name, f"must be a number of seconds, got {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(name, f"must be a number of seconds, got {value!r}") from None
+
+
+# -- the event store -----------------------------------------------------------------------------
+
+_stores: dict[str, EventStore] = {}
+_stores_lock = threading.Lock()
+
+
+def event_store(arguments: Mapping[str, Any] | None = None, where: str | None = None) -> EventStore | None:
+    """The event store: ``STORE`` (``"django"``, a dotted path to an EventStore or to a callable
+    returning one, an EventStore object, or False for none), by default ``"django"`` when the app
+    is installed, else None. Stores named by a path are made once and shared."""
+    value = option("STORE", arguments, where)
+    if value is False:
+        return None
+    name = option_source("STORE", arguments, where)
+    if value is None:
+        if not app_installed():
+            return None
+        value = "django"
+    if isinstance(value, EventStore):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise improperly(name, "must be \"django\", a dotted path to an event store, or an EventStore")
+    with _stores_lock:
+        store = _stores.get(value)
+        if store is None:
+            store = _make_store(name, value)
+            _stores[value] = store
+    return store
+
+
+def _make_store(name: str, value: str) -> EventStore:
+    if value == "django":
+        if not app_installed():
+            raise improperly(name, f"\"django\" needs {APP_NAME!r} in INSTALLED_APPS")
+        from .store import DjangoEventStore
+
+        return DjangoEventStore()
+    try:
+        target = import_string(value)
+    except ImportError as exc:
+        raise improperly(name, f"cannot import {value!r}: {exc}") from None
+    try:
+        store = target if isinstance(target, EventStore) else target() if callable(target) else target
+    except ConfigError as exc:
+        raise improperly(name, f"{exc.field}: {exc.problem}") from None
+    if not isinstance(store, EventStore):
+        raise improperly(name, f"{value!r} is not an EventStore (nor a callable returning one)")
+    return store
+
+
+def suppression(arguments: Mapping[str, Any] | None = None, where: str | None = None,
+                store: EventStore | None = None) -> bool:
+    """Whether suppressed recipients are skipped: ``SUPPRESSION``, by default on when there is a
+    store. On without a store is a configuration error."""
+    value = option("SUPPRESSION", arguments, where)
+    if value is None:
+        return store is not None
+    if value and store is None:
+        raise improperly(option_source("SUPPRESSION", arguments, where),
+                         f"needs an event store: add {APP_NAME!r} to INSTALLED_APPS or set "
+                         f"{setting_name('STORE')}")
+    return bool(value)
+
+
+# -- webhooks and templates ----------------------------------------------------------------------
+
+#: Our webhook keys and the name ``receiver_from_settings`` takes for each.
+WEBHOOK_KEYS: Mapping[str, str] = {
+    "WEBHOOK_TOKEN": "token", "WEBHOOK_BASIC_AUTH": "basic_auth",
+    "WEBHOOK_SIGNING_SECRETS": "signing_secrets", "WEBHOOK_INSECURE": "insecure",
+    "WEBHOOK_MAX_BODY": "max_body", "SOFT_BOUNCE_LIMIT": "soft_bounce_limit",
+    "SOFT_BOUNCE_DAYS": "soft_bounce_days",
+}
+
+
+def webhook_settings() -> dict[str, Any]:
+    """The webhook settings under the names ``receiver_from_settings`` takes."""
+    return {name: option(key) for key, name in WEBHOOK_KEYS.items()}
+
+
+def webhook_setting_name(field: str) -> str:
+    """Our setting behind a core webhook ``ConfigError.field``."""
+    for key, name in WEBHOOK_KEYS.items():
+        if name == field:
+            return setting_name(key)
+    return setting_name("WEBHOOK_TOKEN")  # "webhook verification": nothing configured
+
+
+def template_folders() -> tuple[str, ...]:
+    """The folders of ``ACUMBAMAIL["TEMPLATES"]`` for the core renderer."""
+    folders: tuple[str, ...] = option("TEMPLATES")
+    return folders
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    """Tests change settings: stores made from the old ones are dropped."""
+    if setting in ("ACUMBAMAIL", "INSTALLED_APPS"):
+        with _stores_lock:
+            _stores.clear()

@@ -1,0 +1,115 @@
+"""Django messages into the core: :class:`AcumbamailMessage` (typed category and template
+attributes) and :func:`prepare_message`, which turns any Django ``EmailMessage`` into the
+core's :class:`~acumbamail_smtp.PreparedMessage`.
+
+Django's own ``message()`` builds the MIME, so every Django feature (alternatives, MIMEBase or
+MIMEPart attachments, inline images, encodings, extra headers) is kept exactly; the category
+header is set on that object before it is serialized, once.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from collections.abc import Mapping
+from typing import Any
+
+import django
+from acumbamail_smtp.categories import CATEGORY_HEADER, validate_category
+from acumbamail_smtp.config import RelayConfig
+from acumbamail_smtp.errors import InvalidMessage
+from acumbamail_smtp.message import PreparedMessage, prepare_raw
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.utils.encoding import force_str
+
+#: Django 6.0 made ``message()`` return an ``email.message.EmailMessage`` built with a policy.
+MODERN_MIME = django.VERSION >= (6, 0)
+_CATEGORY_KEY = CATEGORY_HEADER.lower()
+
+
+class AcumbamailMessage(EmailMultiAlternatives):
+    """An ``EmailMultiAlternatives`` with Acumbamail's extras as typed attributes.
+
+    ``category`` becomes the ``ACUMBAMAIL-SMTPAPI`` header. With ``template_name`` the subject,
+    text and HTML are rendered from the template (with ``context``) when the message is sent, by
+    the core's Jinja renderer (``engine="acumbamail"``, folders from ``ACUMBAMAIL["TEMPLATES"]``)
+    or by Django's template engines (``engine="django"``: ``NAME.subject.txt``, ``NAME.html`` and
+    optionally ``NAME.txt``). After sending, ``acumbamail_status`` holds the SendResult.
+    """
+
+    def __init__(self, *args: Any, category: str | None = None, template_name: str | None = None,
+                 context: Mapping[str, Any] | None = None, engine: str = "acumbamail",
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.category = category
+        self.template_name = template_name
+        self.context: dict[str, Any] = dict(context or {})
+        self.engine = engine
+        self.rendered = False
+        self.acumbamail_status = None
+
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        """Django's MIME message, rendered from the template first: any backend (Django's locmem
+        backend in tests, the console backend) sees the finished message."""
+        self.render()
+        return super().message(*args, **kwargs)
+
+    def render(self) -> None:
+        """Render ``template_name`` into the subject, body and HTML alternative (once)."""
+        if self.template_name is None or self.rendered:
+            return
+        from .templates import render_template
+
+        result = render_template(self.template_name, self.context, engine=self.engine)
+        self.subject = result.subject
+        self.body = result.text
+        self.attach_alternative(result.html, "text/html")
+        self.rendered = True
+
+
+def message_category(message: EmailMessage, config: RelayConfig) -> str | None:
+    """The message's category: its ``category`` attribute, else an ``ACUMBAMAIL-SMTPAPI`` header in
+    ``headers=``, else the configured default; validated."""
+    value: Any = getattr(message, "category", None)
+    if value is None:
+        value = next((v for k, v in message.extra_headers.items() if k.lower() == _CATEGORY_KEY), None)
+    if value is None:
+        return config.default_category
+    try:
+        return validate_category(force_str(value))
+    except ValueError as exc:
+        raise InvalidMessage(f"category: {exc}") from None
+
+
+def prepare_message(message: EmailMessage, config: RelayConfig) -> PreparedMessage:
+    """Validate ``message`` and serialize it once, with its category header, for the relay.
+
+    Raises :class:`~acumbamail_smtp.InvalidMessage` naming the problem (bad address, a ``Bcc``
+    header, a header Django refuses) before anything is sent.
+    """
+    if isinstance(message, AcumbamailMessage):
+        message.render()
+    if any(name.lower() == "bcc" for name in message.extra_headers):
+        raise InvalidMessage("headers: 'Bcc' is not sent as a header (it would show the hidden "
+                             "recipients); use the bcc argument")
+    category = message_category(message, config)
+    prepared = prepare_raw(b"", force_str(message.from_email),
+                           [force_str(a) for a in message.recipients()])
+    unique: dict[str, str] = {}
+    for recipient in prepared.recipients:  # one RCPT per address, however often it is listed
+        unique.setdefault(recipient.lower(), recipient)
+    prepared.recipients = list(unique.values())
+    try:
+        if MODERN_MIME:
+            policy = email.policy.SMTPUTF8 if prepared.smtputf8 else email.policy.SMTP
+            mime: Any = message.message(policy=policy)
+        else:
+            mime = message.message()
+        if category is not None:
+            del mime[CATEGORY_HEADER]
+            mime[CATEGORY_HEADER] = category
+        prepared.data = mime.as_bytes() if MODERN_MIME else mime.as_bytes(linesep="\r\n")
+    except ValueError as exc:  # Django's refusals of bad headers and addresses are ValueErrors
+        raise InvalidMessage(f"message cannot be built: {exc}") from exc
+    prepared.message_id = force_str(mime.get("Message-ID", "")).strip()
+    prepared.category = category
+    return prepared
