@@ -137,7 +137,7 @@ class RelayConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RelayConfig:
         """Read ``ACUMBAMAIL_*`` variables (HOST, PORT, USERNAME, PASSWORD or AUTH_TOKEN, SECURITY,
-        TIMEOUT, DEFAULT_FROM, DEFAULT_CATEGORY, CA_FILE, ALLOW_INSECURE, MAX_TRIES); ``overrides``
+        TIMEOUT, DEFAULT_FROM (or DEFAULT_SENDER), DEFAULT_CATEGORY, CA_FILE, ALLOW_INSECURE, MAX_TRIES); ``overrides``
         win over the environment."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -159,7 +159,8 @@ class RelayConfig:
             values["security"] = security.lower()
         if (timeout := get("TIMEOUT")) is not None:
             values["timeout"] = _parse_float("ACUMBAMAIL_TIMEOUT", timeout)
-        if (default_from := get("DEFAULT_FROM")) is not None:
+        # DEFAULT_SENDER is the Flask extension's spelling of the same setting
+        if (default_from := get("DEFAULT_FROM") or get("DEFAULT_SENDER")) is not None:
             values["default_from"] = default_from
         if (category := get("DEFAULT_CATEGORY")) is not None:
             values["default_category"] = category

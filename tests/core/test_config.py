@@ -77,6 +77,8 @@ def test_from_env_reads_every_variable() -> None:
     assert config.default_category == "SIGNUP"
     assert RelayConfig.from_env({**env, "ACUMBAMAIL_PASSWORD": "pw", "ACUMBAMAIL_SECURITY": "STARTTLS"}).password == "pw"
     assert RelayConfig.from_env(env, port=587).security == "starttls"
+    sender = {"ACUMBAMAIL_DEFAULT_SENDER": "Flask <f@example.com>"}
+    assert RelayConfig.from_env(sender).default_from == "Flask <f@example.com>"
 
 
 def test_from_env_bad_number_names_the_variable() -> None:
