@@ -30,7 +30,15 @@ from .errors import (
 from .events import Event, EventType
 from .message import Attachment, Message, PreparedMessage, prepare
 from .result import Reply, SendResult
-from .store import EventStore, SendRecord, SQLiteEventStore, StoreOutcome, open_store
+from .store import (
+    BatchedSendStore,
+    EventStore,
+    SendRecord,
+    SendStore,
+    SQLiteEventStore,
+    StoreOutcome,
+    open_store,
+)
 from .suppression import Suppression, SuppressionPolicy, apply_suppression
 from .transport import Mailer
 from .webhooks import (
@@ -66,6 +74,7 @@ __all__ = [
     "AsyncMailer",
     "Attachment",
     "AuthenticationError",
+    "BatchedSendStore",
     "CheckReport",
     "ConfigError",
     "ConnectionFailed",
@@ -86,6 +95,7 @@ __all__ = [
     "SendError",
     "SendRecord",
     "SendResult",
+    "SendStore",
     "StoreOutcome",
     "Suppression",
     "SuppressionPolicy",

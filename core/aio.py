@@ -38,7 +38,7 @@ from .transport import (
 )
 
 if TYPE_CHECKING:
-    from .store import EventStore
+    from .store import SendStore
 
 smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
 logger = logging.getLogger("acumbamail_smtp.transport")
@@ -199,7 +199,7 @@ class AsyncMailer:
     """
 
     def __init__(self, config: RelayConfig | None = None, *, pool_size: int = 4,
-                 store: EventStore | None = None) -> None:
+                 store: SendStore | None = None) -> None:
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             from .errors import ConfigError
 

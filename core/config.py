@@ -137,8 +137,8 @@ class RelayConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RelayConfig:
         """Read ``ACUMBAMAIL_*`` variables (HOST, PORT, USERNAME, PASSWORD or AUTH_TOKEN, SECURITY,
-        TIMEOUT, DEFAULT_FROM (or DEFAULT_SENDER), DEFAULT_CATEGORY, CA_FILE, ALLOW_INSECURE, MAX_TRIES); ``overrides``
-        win over the environment."""
+        TIMEOUT, DEFAULT_FROM (or DEFAULT_SENDER), DEFAULT_CATEGORY, CA_FILE, ALLOW_INSECURE,
+        MAX_TRIES); ``overrides`` win over the environment."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
 

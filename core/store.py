@@ -14,6 +14,7 @@ events arrived (a fast webhook), the events carrying its queue id are joined the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -37,6 +38,7 @@ SEND_STATUSES: tuple[str, ...] = ("sent", "refused", "suppressed")
 #: Rows fetched per query by the iterators, so reports over millions of rows stay small in memory.
 PAGE_SIZE = 1000
 #: Addresses per ``IN (...)`` query (SQLite limits the number of parameters).
+logger = logging.getLogger("acumbamail_smtp.store")
 _CHUNK = 500
 #: Events per recipient-join query (three parameters each, under SQLite's oldest limit of 999).
 _JOIN_CHUNK = 300
@@ -63,6 +65,15 @@ class StoreOutcome:
 
     new: list[Event] = field(default_factory=list)
     duplicates: list[Event] = field(default_factory=list)
+
+
+class SendStore(Protocol):
+    """What a mailer needs of a store: the suppression check before sending, and the record
+    after. Every :class:`EventStore` is one; so is :class:`BatchedSendStore`."""
+
+    def suppressed(self, addresses: Iterable[str]) -> set[str]: ...
+
+    def record_sends(self, results: Sequence[SendResult]) -> None: ...
 
 
 @runtime_checkable
@@ -596,3 +607,47 @@ __all__ = [
     "StoreOutcome",
     "open_store",
 ]
+
+
+class BatchedSendStore:
+    """A store as a mailer sees it during one batch: :meth:`prefetch` reads the suppression list once
+    for every recipient of the batch, and sends are recorded in one transaction at :meth:`flush`,
+    instead of one query and one commit per message. ``suppression=False`` skips the list."""
+
+    def __init__(self, store: EventStore, suppression: bool = True) -> None:
+        self.store = store
+        self.suppression = suppression
+        self.pending: list[SendResult] = []
+        self._checked: set[str] = set()
+        self._blocked: set[str] = set()
+
+    def prefetch(self, addresses: Iterable[str]) -> None:
+        """Read the suppression list once for ``addresses`` (the batch's recipients)."""
+        if not self.suppression:
+            return
+        wanted = set(addresses)
+        self._blocked = {normalize_address(a) for a in self.store.suppressed(wanted)}
+        self._checked = {normalize_address(a) for a in wanted}
+
+    def suppressed(self, addresses: Iterable[str]) -> set[str]:
+        if not self.suppression:
+            return set()
+        given = list(addresses)
+        keys = {a: normalize_address(a) for a in given}
+        if all(key in self._checked for key in keys.values()):
+            return {a for a, key in keys.items() if key in self._blocked}
+        return self.store.suppressed(given)
+
+    def record_sends(self, results: Sequence[SendResult]) -> None:
+        self.pending.extend(results)
+
+    def flush(self) -> None:
+        """Record the sends buffered since the last flush; a failure is logged, never raised."""
+        results, self.pending = self.pending, []
+        self._checked, self._blocked = set(), set()
+        if not results:
+            return
+        try:
+            self.store.record_sends(results)
+        except Exception:  # the mail is gone already: failing here would invite a resend
+            logger.exception("could not record %d sent message(s) in the event store", len(results))

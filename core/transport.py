@@ -33,7 +33,7 @@ from .replies import CLOSING_CODES, auth_error, error_for_reply, reply_text
 from .result import Reply, SendResult
 
 if TYPE_CHECKING:
-    from .store import EventStore
+    from .store import SendStore
 
 smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
 logger = logging.getLogger("acumbamail_smtp.transport")
@@ -253,7 +253,7 @@ class Mailer:
     Thread-safe: sends are serialized on the one connection.
     """
 
-    def __init__(self, config: RelayConfig | None = None, *, store: EventStore | None = None) -> None:
+    def __init__(self, config: RelayConfig | None = None, *, store: SendStore | None = None) -> None:
         self.config = config if config is not None else RelayConfig.from_env()
         self.store = store
         self._conn = SyncConnection(self.config)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import django
 from acumbamail_smtp.errors import AuthenticationError, ConnectionFailed, RecipientsRefused, SendError
-from acumbamail_smtp.events import normalize_address
 from acumbamail_smtp.message import PreparedMessage
 from acumbamail_smtp.result import SendResult
-from acumbamail_smtp.store import EventStore
+from acumbamail_smtp.store import BatchedSendStore, EventStore
 from acumbamail_smtp.transport import Mailer
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
@@ -33,48 +32,6 @@ logger = logging.getLogger("acumbamail_smtp.django")
 
 #: Django 6.1 builds backends from ``settings.MAILERS`` and passes them ``alias``.
 HAS_MAILERS = django.VERSION >= (6, 1)
-
-
-class _BatchStore:
-    """The store as the mailer sees it during one ``send_messages`` call: the suppression list is
-    read once for every recipient of the batch, and the sends are recorded in one transaction at
-    the end (``flush``), instead of one query and one commit per message."""
-
-    def __init__(self, store: EventStore, suppression: bool) -> None:
-        self.store = store
-        self.suppression = suppression
-        self.pending: list[SendResult] = []
-        self._checked: set[str] = set()
-        self._blocked: set[str] = set()
-
-    def prefetch(self, addresses: Iterable[str]) -> None:
-        if not self.suppression:
-            return
-        wanted = set(addresses)
-        self._blocked = {normalize_address(a) for a in self.store.suppressed(wanted)}
-        self._checked = {normalize_address(a) for a in wanted}
-
-    def suppressed(self, addresses: Iterable[str]) -> set[str]:
-        if not self.suppression:
-            return set()
-        given = list(addresses)
-        keys = {a: normalize_address(a) for a in given}
-        if all(key in self._checked for key in keys.values()):
-            return {a for a, key in keys.items() if key in self._blocked}
-        return self.store.suppressed(given)
-
-    def record_sends(self, results: Sequence[SendResult]) -> None:
-        self.pending.extend(results)
-
-    def flush(self) -> None:
-        results, self.pending = self.pending, []
-        self._checked, self._blocked = set(), set()
-        if not results:
-            return
-        try:
-            self.store.record_sends(results)
-        except Exception:  # the mail is gone already: failing here would invite a resend
-            logger.exception("could not record %d sent message(s) in the event store", len(results))
 
 
 class EmailBackend(BaseEmailBackend):
@@ -115,9 +72,9 @@ class EmailBackend(BaseEmailBackend):
         self.config = conf.relay_config(arguments, alias)
         self.store = conf.event_store(arguments, where)
         self.suppression = conf.suppression(arguments, where, self.store)
-        self._batch = None if self.store is None else _BatchStore(self.store, self.suppression)
-        # The mailer sees the batch wrapper as its store: it only calls suppressed/record_sends.
-        self._mailer = Mailer(self.config, store=cast(EventStore, self._batch) if self._batch else None)
+        self._batch = None if self.store is None else BatchedSendStore(self.store, self.suppression)
+        # The mailer sees the batch wrapper as its store (one suppression query, one record per batch).
+        self._mailer = Mailer(self.config, store=self._batch)
         self._lock = threading.RLock()
         self._open = False
         # What Django's SMTP backend exposes (the password stays inside the config only).

@@ -56,3 +56,21 @@ async def test_async_mailer_uses_the_store(relay: FakeRelay, store: SQLiteEventS
     statuses = sorted((r.recipient, r.status) for r in store.sends())
     assert statuses == [("bounced@example.org", "suppressed"), ("bounced@example.org", "suppressed"),
                         ("user1@example.org", "sent")]
+
+
+def test_batched_store_reads_the_list_once_and_records_at_flush(relay: FakeRelay,
+                                                                store: SQLiteEventStore) -> None:
+    from acumbamail_smtp import BatchedSendStore
+
+    batched = BatchedSendStore(store)
+    messages = [msg(i) for i in range(3)] + [msg(9, to="bounced@example.org")]
+    batched.prefetch(r for m in messages for r in m.recipients())
+    store.suppress("user1@example.org", reason="manual")  # after the prefetch: the batch keeps its view
+    with Mailer(relay.client_config(), store=batched) as mailer:
+        results = mailer.send_many(messages)
+    assert [r.status for r in results] == ["sent", "sent", "sent", "refused"]
+    assert results[3].suppressed == ["bounced@example.org"]
+    assert list(store.sends()) == [], "nothing is recorded before flush"
+    batched.flush()
+    assert len(list(store.sends())) == 4
+    assert batched.suppressed(["user1@example.org"]) == {"user1@example.org"}, "a new batch reads again"
