@@ -1,9 +1,10 @@
 """``DjangoEventStore``: the core's :class:`~acumbamail_smtp.EventStore` on the Django ORM, in the
 project's own database (the models of this app), so webhooks, suppression and the admin share it.
 
-Same behaviour as the core stores, join rule included (see :mod:`acumbamail_smtp.store`). Each
-webhook post is one ``transaction.atomic`` block; duplicate events are skipped by ``event_id``
-(``bulk_create(ignore_conflicts=True)`` guards the unique constraint against a concurrent post).
+Same behaviour as the core stores, join rule included (see :mod:`acumbamail_smtp.store`), and
+the same set-based work per webhook post, in one ``transaction.atomic`` block, with the core's
+helpers. Duplicate events are skipped by ``event_id``, exactly: an event a concurrent post stored
+first is reported as a duplicate by both, never as new twice.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from acumbamail_smtp.store import (
 )
 from acumbamail_smtp.suppression import Suppression, validate_reason
 from django.conf import settings
-from django.db import connections, router, transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from . import models
 
@@ -101,43 +102,75 @@ class DjangoEventStore:
     # -- events ----------------------------------------------------------------------------------
 
     def store_events(self, events: Sequence[Event]) -> StoreOutcome:
+        """Set-based, as the core stores: one query for the stored ids, one for the queue ids,
+        one bulk insert, one join by recipient (an ``UPDATE`` of the rows just inserted, read
+        back), all in one transaction. An event another receiver stored after our look-up is
+        a duplicate, not new: the bulk insert runs in a savepoint and, should it hit the unique
+        ``event_id``, the rows are inserted one by one, each in its own savepoint."""
         if not events:
             return StoreOutcome()
+        db = router.db_for_write(models.Event)
         received_at = _to_db(datetime.now(UTC))
-        with self._atomic(models.Event):
+        with transaction.atomic(using=db):
+            rows = models.Event.objects.using(db)
             ids = [event.event_id for event in events]
             stored: set[str] = set()
             for start in range(0, len(ids), _CHUNK):
-                stored.update(models.Event.objects.filter(event_id__in=ids[start:start + _CHUNK])
+                stored.update(rows.filter(event_id__in=ids[start:start + _CHUNK])
                               .values_list("event_id", flat=True))
             outcome = split_duplicates(events, stored)
             if not outcome.new:
                 return outcome
-            new = joined_events(outcome.new, self._joins(outcome.new))
-            models.Event.objects.bulk_create([
+            joins = self._joins_by_queue_id(db, outcome.new)
+            by_queue_id = joined_events(outcome.new, joins)
+            inserted = _insert_events(db, [
                 models.Event(event_id=e.event_id, type=e.type.value, recipient=e.recipient,
                              timestamp=_to_db(e.timestamp), message_key=e.message_key, url=e.url,
                              category=e.category, message_id=e.message_id, raw=dict(e.raw),
                              received_at=received_at)
-                for e in new], ignore_conflicts=True)  # a concurrent post of the same event
-        return StoreOutcome(new=new, duplicates=outcome.duplicates)
+                for e in by_queue_id])
+            rest = [n for n, joined in enumerate(joins) if joined is None
+                    and outcome.new[n].event_id in inserted]
+            for n, joined in self._joins_by_recipient(db, [outcome.new[n] for n in rest]).items():
+                joins[rest[n]] = joined
+        if len(inserted) == len(outcome.new):
+            return StoreOutcome(new=joined_events(outcome.new, joins), duplicates=outcome.duplicates)
+        # another receiver stored some of them since our look-up: those are duplicates
+        final = split_duplicates(events, stored | {e.event_id for e in outcome.new} - inserted)
+        by_id = {e.event_id: e for e in joined_events(outcome.new, joins)}
+        return StoreOutcome(new=[by_id[e.event_id] for e in final.new], duplicates=final.duplicates)
 
     @staticmethod
-    def _joins(events: Sequence[Event]) -> list[tuple[str, str | None] | None]:
-        """``(message_id, category)`` of the send each event reports on (the core's join rule):
-        one query for every queue id of the batch, then one per event left, by recipient."""
+    def _joins_by_queue_id(db: str, events: Sequence[Event]) -> list[tuple[str, str | None] | None]:
+        """Step 1 of the core's join rule, with one query for every queue id of the batch."""
         keys = sorted({e.message_key for e in events if e.message_key})
         rows: list[Any] = []
         for start in range(0, len(keys), _CHUNK):
-            rows += models.Send.objects.filter(queue_id__in=keys[start:start + _CHUNK]).order_by("id") \
-                .values_list("queue_id", "recipient", "message_id", "category")
-        joins = join_by_queue_id(events, rows)
-        for n, joined in enumerate(joins):
-            if joined is None:
-                row = (models.Send.objects.filter(recipient=events[n].recipient, status="sent",
-                                                  sent_at__lte=_to_db(events[n].timestamp))
-                       .order_by("-sent_at", "-id").values_list("message_id", "category").first())
-                joins[n] = (row[0], row[1]) if row is not None else None
+            rows += models.Send.objects.using(db).filter(queue_id__in=keys[start:start + _CHUNK]) \
+                .order_by("id").values_list("queue_id", "recipient", "message_id", "category")
+        return join_by_queue_id(events, rows)
+
+    @staticmethod
+    def _joins_by_recipient(db: str, events: Sequence[Event]) -> dict[int, tuple[str, str | None]]:
+        """Step 2 of the core's join rule for ``events``, already inserted: one ``UPDATE`` sets
+        each row's ``message_id`` and ``category`` from its recipient's latest accepted send at
+        or before its timestamp (a correlated subquery, so any Django database runs it), then
+        one query reads the rows back; ``{index in events: (message_id, category)}``."""
+        joins: dict[int, tuple[str, str | None]] = {}
+        if not events:
+            return joins
+        latest = models.Send.objects.using(db).filter(
+            recipient=OuterRef("recipient"), status="sent", sent_at__lte=OuterRef("timestamp"),
+        ).order_by("-sent_at", "-id")
+        number = {e.event_id: n for n, e in enumerate(events)}
+        ids = list(number)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = models.Event.objects.using(db).filter(event_id__in=ids[start:start + _CHUNK])
+            chunk.filter(Exists(latest)).update(message_id=Subquery(latest.values("message_id")[:1]),
+                                               category=Subquery(latest.values("category")[:1]))
+            for event_id, message_id, category in chunk.values_list("event_id", "message_id", "category"):
+                if message_id is not None:  # what is stored is what we announce
+                    joins[number[event_id]] = (message_id, category)
         return joins
 
     def events(self, *, since: datetime | None = None, until: datetime | None = None,
@@ -231,6 +264,27 @@ class DjangoEventStore:
 
     def close(self) -> None:
         """Nothing to release: Django owns the database connections."""
+
+
+def _insert_events(db: str, rows: list[models.Event]) -> set[str]:
+    """Insert ``rows``; the event ids inserted. One statement unless another receiver stored one
+    of them meanwhile (the unique ``event_id`` refuses it): then one savepoint per row."""
+    try:
+        with transaction.atomic(using=db):
+            models.Event.objects.using(db).bulk_create(rows)
+        return {row.event_id for row in rows}
+    except IntegrityError:
+        pass
+    inserted: set[str] = set()
+    for row in rows:
+        try:
+            with transaction.atomic(using=db):
+                row.pk = None
+                row.save(using=db, force_insert=True)
+            inserted.add(row.event_id)
+        except IntegrityError:
+            continue
+    return inserted
 
 
 def _range(query: QuerySet[Any], column: str, since: datetime | None,

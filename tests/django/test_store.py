@@ -12,7 +12,7 @@ from acumbamail_smtp.integrations.django.models import Send, Suppression
 from django.core.management import call_command
 from django.test import Client
 
-from tests.webhooks.helpers import T0, event, send_result
+from tests.webhooks.helpers import T0, at, event, send_result
 from tests.webhooks.store_contract import EventStoreContract
 
 # The core's whole-batch tests (set-based duplicates and joins, event by event), on the ORM store.
@@ -60,6 +60,39 @@ def test_times_are_aware_utc_with_or_without_use_tz(settings, use_tz: bool) -> N
     assert sent.sent_at == T0 and sent.sent_at.tzinfo is not None
     assert opened.timestamp == T0 and opened.timestamp.tzinfo is not None
     assert suppressed.created_at.tzinfo is not None
+
+
+@pytest.mark.django_db
+def test_an_event_stored_by_another_receiver_after_the_look_up_is_a_duplicate(monkeypatch) -> None:
+    """Two receivers of the same event: the second looked up the stored ids before the first
+    committed, so its insert meets the unique event_id. It must report the event as a duplicate,
+    not announce it a second time. SQLite serializes the two (the tests' IMMEDIATE transactions),
+    so the late look-up is simulated: the only fault here we cannot cause for real."""
+    from acumbamail_smtp.integrations.django import store as store_module
+
+    store = DjangoEventStore()
+    store.record_sends([send_result(accepted=["ana@example.com"], queue_id="Q1", category="ORDER")])
+    raced = event(EventType.OPENED, "ana@example.com", at(2), key="Q1")
+    assert [e.event_id for e in store.store_events([raced]).new] == [raced.event_id]  # the first receiver
+
+    real = store_module.split_duplicates
+    look_ups: list[int] = []
+
+    def late_look_up(events, stored):  # the first look-up of this call misses the committed event
+        look_ups.append(len(stored))
+        return real(events, set() if len(look_ups) == 1 else stored)
+
+    monkeypatch.setattr(store_module, "split_duplicates", late_look_up)
+    before = event(EventType.DELIVERED, "ana@example.com", at(1))  # joined by recipient
+    after = event(EventType.CLICKED, "bo@example.com", at(3), url="https://shop.example.com/")
+    outcome = store.store_events([before, raced, after])
+    assert look_ups[0] == 1  # the look-up did find it: only our stand-in forgot it
+    assert [e.event_id for e in outcome.new] == [before.event_id, after.event_id]
+    assert [e.event_id for e in outcome.duplicates] == [raced.event_id]
+    assert [(e.message_id, e.category) for e in outcome.new] == [("<m1@example.com>", "ORDER"), (None, None)]
+    assert EventRow.objects.filter(event_id=raced.event_id).count() == 1
+    assert sorted(EventRow.objects.values_list("type", "message_id")) == [
+        ("clicked", None), ("delivered", "<m1@example.com>"), ("opened", "<m1@example.com>")]
 
 
 @pytest.mark.django_db
