@@ -29,12 +29,12 @@ from .message import Message, PreparedMessage, prepare
 from .replies import CLOSING_CODES, auth_error, error_for_reply
 from .result import SendResult
 from .transport import (
-    _refused_result,
-    _refused_text,
     backoff_delay,
     is_retryable,
     local_hostname,
     must_reconnect,
+    refused_result,
+    refused_text,
 )
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ class AsyncMailer:
         result = await self._send_prepared(prepared)
         await self._record([result])
         if result.status == "refused":
-            raise RecipientsRefused(_refused_text(result), result=result)
+            raise RecipientsRefused(refused_text(result), result=result)
         return result
 
     async def send_many(self, messages: Iterable[Message]) -> list[SendResult]:
@@ -254,7 +254,7 @@ class AsyncMailer:
             try:
                 return await self._send_prepared(item)
             except PermanentError as exc:
-                return _refused_result(item, exc)
+                return refused_result(item, exc)
 
         outcomes = list(await asyncio.gather(*(one(p) for p in prepared), return_exceptions=True))
         results = [o for o in outcomes if isinstance(o, SendResult)]

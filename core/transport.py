@@ -325,7 +325,7 @@ class Mailer:
             result = self._send_prepared(prepared)
         self._record([result])
         if result.status == "refused":
-            raise RecipientsRefused(_refused_text(result), result=result)
+            raise RecipientsRefused(refused_text(result), result=result)
         return result
 
     def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
@@ -347,7 +347,7 @@ class Mailer:
                     try:
                         result = self._send_prepared(item)
                     except PermanentError as exc:
-                        result = _refused_result(item, exc)
+                        result = refused_result(item, exc)
                     pending.append(result)
                     if len(pending) >= RECORD_BATCH:
                         self._record(pending)
@@ -421,13 +421,13 @@ class _Session:
             self.mailer.close()
 
 
-def _refused_text(result: SendResult) -> str:
+def refused_text(result: SendResult) -> str:
     parts = [f"{addr}: {reply}" for addr, reply in result.refused.items()]
     parts += [f"{addr}: suppressed" for addr in result.suppressed]
     return "no recipient accepted the message (" + "; ".join(parts or ["no recipients"]) + ")"
 
 
-def _refused_result(prepared: PreparedMessage, exc: SendError) -> SendResult:
+def refused_result(prepared: PreparedMessage, exc: SendError) -> SendResult:
     reply = Reply(exc.code or 554, exc.text or str(exc))
     result = SendResult(prepared.message_id, "refused", [], dict.fromkeys(prepared.recipients, reply),
                         list(prepared.suppressed), reply, prepared.category)

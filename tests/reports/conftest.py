@@ -8,8 +8,6 @@ which stores them. What each recipient went through, and so every expected numbe
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +22,6 @@ from tests.browser import browser  # noqa: F401 (the shared headless Chromium fi
 from tests.webhooks.http_receiver import WebhookHTTPServer
 
 TOKEN = "reports-test-token-5b0e9c2d"
-POSTGRES_ENV = "ACUMBAMAIL_TEST_POSTGRES_URL"
 SENDER = "shop@example.com"
 URL1 = "https://shop.example.com/welcome?utm=mail"
 URL2 = "https://shop.example.com/orders/42"
@@ -127,30 +124,3 @@ def store(scenario_path: Path) -> Iterator[SQLiteEventStore]:
         yield store
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        reason = (f"{POSTGRES_ENV} is not set: it must name a PostgreSQL server "
-                  "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/acumbamail_test)")
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return url
-
-
-@pytest.fixture
-def pg_schema(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL schema, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"acm_reports_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield schema
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()

@@ -5,8 +5,6 @@ PostgreSQL (when ACUMBAMAIL_TEST_POSTGRES_URL names a server), plus the fast pat
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -24,46 +22,22 @@ from acumbamail_smtp import (
 from acumbamail_smtp.store import _TS_FORMAT, _ts, raw_json
 from acumbamail_smtp.store_sqlalchemy import SQLAlchemyEventStore
 from acumbamail_smtp.webhooks import parse_events
-from sqlalchemy import create_engine, text
 
 from tests.webhooks.helpers import T0, TOKEN, acumba, at, batch, event, send_result
-
-POSTGRES_ENV = "ACUMBAMAIL_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(params=["sqlite", "sqlalchemy-sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    opened: EventStore
     if request.param == "sqlite":
-        opened: EventStore = SQLiteEventStore(tmp_path / "events.sqlite3")
+        opened = SQLiteEventStore(tmp_path / "events.sqlite3")
     elif request.param == "sqlalchemy-sqlite":
         opened = SQLAlchemyEventStore(f"sqlite:///{tmp_path / 'events.sqlite3'}")
-    else:
-        yield from _postgres_store()
-        return
+    else:  # a fresh PostgreSQL schema (tests/conftest.py): missing under CI is a failure
+        opened = SQLAlchemyEventStore(request.getfixturevalue("postgres_url"),
+                                      schema=request.getfixturevalue("pg_schema"))
     yield opened
     opened.close()
-
-
-def _postgres_store() -> Iterator[EventStore]:
-    """A store in a fresh PostgreSQL schema, dropped afterwards (missing under CI: a failure)."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        reason = f"{POSTGRES_ENV} is not set: it must name a PostgreSQL server"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    schema = f"acm_batch_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    opened = SQLAlchemyEventStore(url, schema=schema)
-    try:
-        yield opened
-    finally:
-        opened.close()
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def test_duplicates_within_one_post_and_against_the_store_are_stored_once(store: EventStore) -> None:

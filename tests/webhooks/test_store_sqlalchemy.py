@@ -3,20 +3,15 @@ ACUMBAMAIL_TEST_POSTGRES_URL names a server (missing under CI is a failure, not 
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from acumbamail_smtp import ConfigError, EventType, SQLiteEventStore, open_store
 from acumbamail_smtp.store_sqlalchemy import SQLAlchemyEventStore
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from tests.webhooks.helpers import event, send_result
 from tests.webhooks.store_contract import EventStoreContract, StoreFactory
-
-POSTGRES_ENV = "ACUMBAMAIL_TEST_POSTGRES_URL"
 
 
 class TestSQLAlchemyOnSQLite(EventStoreContract):
@@ -24,33 +19,6 @@ class TestSQLAlchemyOnSQLite(EventStoreContract):
     def store_factory(self, tmp_path: Path) -> StoreFactory:
         url = f"sqlite:///{tmp_path / 'events.sqlite3'}"
         return lambda: SQLAlchemyEventStore(url)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        reason = (f"{POSTGRES_ENV} is not set: it must name a PostgreSQL server "
-                  "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/acumbamail_test)")
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return url
-
-
-@pytest.fixture
-def pg_schema(postgres_url: str) -> Iterator[str]:
-    """A fresh schema per test, dropped afterwards, so tests never see each other's rows."""
-    schema = f"acm_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield schema
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 @pytest.mark.postgres
