@@ -498,13 +498,16 @@ def _page(store: SQLStore, flt: ReportFilter, limit: int, after: str | None) -> 
 
 
 def _events_of(store: SQLStore, sends: list[tuple[Any, ...]]) -> dict[tuple[str, str], list[tuple[Any, ...]]]:
-    """The events of a page of sends, by (message_id, recipient), oldest first."""
+    """The send-related events of a page of sends, by (message_id, recipient), oldest first; list
+    events (subscribed, unsubscribed) and unknown ones are left out, so they never become a row's
+    status."""
     messages = {f"m{i}": value for i, value in enumerate(sorted({str(s[4]) for s in sends}))}
     addresses = {f"r{i}": value for i, value in enumerate(sorted({str(s[1]) for s in sends}))}
     sql = ("SELECT e.message_id, e.recipient, e.type, e.timestamp, e.id,"  # noqa: S608 (placeholders only)
            " CASE WHEN e.type IN ('hard_bounce', 'soft_bounce', 'complaint') THEN e.raw END"
            " FROM {events} e WHERE e.message_id IN (" + ", ".join(f":{name}" for name in messages) + ")"
-           " AND e.recipient IN (" + ", ".join(f":{name}" for name in addresses) + ")")
+           " AND e.recipient IN (" + ", ".join(f":{name}" for name in addresses) + ")"
+           " AND e.type IN ('delivered', 'opened', 'clicked', 'hard_bounce', 'soft_bounce', 'complaint')")
     params = {**messages, **addresses}
     out: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     rows = [(*row[:3], _when(row[3]), *row[4:]) for row in store.read_sql(sql, params)]

@@ -7,6 +7,7 @@ policy) is built once from the settings; each new event is sent on the ``trackin
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -16,12 +17,13 @@ from acumbamail_smtp.webhooks import WebhookReceiver, WebhookResponse, receiver_
 from django.core.exceptions import RequestDataTooBig
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from . import conf
 from .signals import send_robust, tracking
+
+logger = logging.getLogger("acumbamail_smtp.django")
 
 _receiver: WebhookReceiver | None = None
 _lock = threading.Lock()
@@ -63,13 +65,21 @@ def _response(result: WebhookResponse) -> HttpResponse:
     response = HttpResponse(result.content(), status=result.status, content_type=result.content_type)
     for name, value in result.headers.items():
         response[name] = value
+    # The core logged this answer without the secret; Django's ``django.request`` logger (and
+    # the admin e-mails) would log the full path, which holds the token.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
 @csrf_exempt
-@require_POST
 def webhook(request: HttpRequest, token: str | None = None) -> HttpResponse:
     """Receive one webhook post from Acumbamail (token in the path or in ``?token=``)."""
+    if request.method != "POST":
+        # Not require_POST: it logs the path (and so the token) with the 405.
+        logger.warning("webhook rejected (405): method %s not allowed", request.method)
+        response = HttpResponseNotAllowed(["POST"])
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
     hook = webhook_receiver()
     early = hook.check_length(request.META.get("CONTENT_LENGTH"))
     if early is not None:

@@ -22,7 +22,8 @@ class RecordingMailer(FastAPIMailer):
     """A mailer that sends nothing: each message goes through the core's ``prepare`` (so an
     invalid one raises as it would for real) and suppression (with a ``store``), then lands in
     ``outbox`` (the Messages, with ``send_result`` set) and ``prepared`` (their bytes and envelope).
-    Results are ``sent`` with a made-up queue id. ``config`` defaults to a RelayConfig that only
+    Results are ``sent`` (``partially_refused`` when some recipients are suppressed, as for real)
+    with a made-up queue id. ``config`` defaults to a RelayConfig that only
     serves defaults (``default_from``...)."""
 
     def __init__(self, config: RelayConfig | None = None, *, store: EventStore | None = None,
@@ -39,8 +40,9 @@ class RecordingMailer(FastAPIMailer):
         if prepared.source is not None:
             self.outbox.append(prepared.source)
         queue_id = f"RECORDED{next(_numbers)}"
-        return SendResult(prepared.message_id, "sent", accepted=list(prepared.recipients),
-                          suppressed=list(prepared.suppressed),
+        accepted, suppressed = list(prepared.recipients), list(prepared.suppressed)
+        return SendResult(prepared.message_id, SendResult.status_for(accepted, {}, suppressed),
+                          accepted=accepted, suppressed=suppressed,
                           reply=Reply(250, f"2.0.0 Ok: queued as {queue_id}"), category=prepared.category)
 
 

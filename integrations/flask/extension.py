@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import AcumbamailError, ConfigError, InvalidMessage, SendError
 from acumbamail_smtp.message import Message as CoreMessage
-from acumbamail_smtp.message import prepare
+from acumbamail_smtp.message import PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.store import DEFAULT_STORE_PATH, EventStore, open_store
 from acumbamail_smtp.transport import Mailer
@@ -139,49 +139,63 @@ def _mark(message: AnyMessage, result: SendResult) -> None:
         message.msgId = result.message_id
 
 
+class _RecordingMailer(Mailer):
+    """Suppressed sending: the core mailer's validation and suppression list (a message left with
+    no recipient is refused, as for real), with the SMTP exchange replaced by a ``sent`` result.
+    Nothing connects, and nothing is recorded in the store (nothing was sent)."""
+
+    def open(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def _with_retries(self, prepared: PreparedMessage) -> SendResult:
+        accepted, suppressed = list(prepared.recipients), list(prepared.suppressed)
+        return SendResult(prepared.message_id, SendResult.status_for(accepted, {}, suppressed),
+                          accepted, suppressed=suppressed, category=prepared.category)
+
+    def _record(self, results: list[SendResult]) -> None:
+        pass
+
+
 class Connection:
     """One reused connection to the relay, from :meth:`Acumbamail.connect`: open from entering
     the ``with`` block to leaving it (used without ``with``, each call connects for itself).
 
     With ``ACUMBAMAIL_MAX_EMAILS`` (or ``MAIL_MAX_EMAILS``) set, the connection is reopened after
-    that many messages. With sending suppressed, nothing connects and messages are only validated
-    and recorded.
+    that many messages. With sending suppressed, nothing connects: messages are validated,
+    checked against the suppression list and recorded.
     """
 
     def __init__(self, app: Flask, settings: SendSettings, store: EventStore | None) -> None:
         self.app = app
         self.settings = settings
-        self.mailer = None if settings.suppress else Mailer(settings.relay, store=store)
+        self.mailer = (_RecordingMailer if settings.suppress else Mailer)(settings.relay, store=store)
         self.sent = 0  # messages on the current connection
 
     def __enter__(self) -> Connection:
-        if self.mailer is not None:
-            self.mailer.__enter__()
+        self.mailer.__enter__()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.mailer is not None:
-            self.mailer.__exit__(exc_type, exc, tb)
+        self.mailer.__exit__(exc_type, exc, tb)
 
     def send(self, message: AnyMessage) -> SendResult:
         """Send one message; raises :class:`~acumbamail_smtp.RecipientsRefused` when no recipient
         accepted it (its ``result`` is also set on the message)."""
         core = to_core_message(message)
-        if self.mailer is None:
+        self._make_room(1)
+        try:
             with _sender_hint():
-                result = self._record(core)
-        else:
-            self._make_room(1)
-            try:
-                with _sender_hint():
-                    result = self.mailer.send(core)
-            except SendError:
-                if core.send_result is not None:
-                    _mark(message, core.send_result)
-                raise
-            finally:
-                self.sent += 1
+                result = self.mailer.send(core)
+        except SendError:
+            if core.send_result is not None:
+                _mark(message, core.send_result)
+            raise
+        finally:
+            self.sent += 1
         _dispatched(self.app, message, result)
         return result
 
@@ -195,16 +209,12 @@ class Connection:
         originals = list(messages)
         cores = [to_core_message(m) for m in originals]
         with _sender_hint():
-            if self.mailer is None:
-                results = [self._record(core) for core in cores]
-            else:
-                results = self._send_chunks(cores, originals)
+            results = self._send_chunks(cores, originals)
         for message, result in zip(originals, results, strict=True):
             _dispatched(self.app, message, result)
         return results
 
     def _send_chunks(self, cores: list[CoreMessage], originals: list[AnyMessage]) -> list[SendResult]:
-        assert self.mailer is not None
         limit = self.settings.max_emails
         if limit is not None and len(cores) > limit - self.sent:
             for core in cores:  # split over connections: validate everything first
@@ -233,18 +243,9 @@ class Connection:
         if limit is None:
             return wanted
         if self.sent >= limit:
-            assert self.mailer is not None
             self.mailer.close()  # the next send opens a fresh connection
             self.sent = 0
         return min(wanted, limit - self.sent)
-
-    def _record(self, core: CoreMessage) -> SendResult:
-        """Suppressed sending: validate and build the result without connecting."""
-        prepared = prepare(core, self.settings.relay)
-        result = SendResult(prepared.message_id, "sent", list(prepared.recipients),
-                            category=prepared.category)
-        core.send_result = result
-        return result
 
 
 class Acumbamail:
@@ -301,7 +302,7 @@ class Acumbamail:
         """A connection to use in a ``with`` block to send several messages over it."""
         app, state = _app_and_state("acumbamail.connect()")
         settings = state.settings(app)
-        return Connection(app, settings, None if settings.suppress else state.store(app))
+        return Connection(app, settings, state.store(app))
 
     def send(self, message: AnyMessage) -> SendResult:
         """Send one message (ours, Flask-Mail-style, or the core's) and return its result.

@@ -15,8 +15,10 @@ from acumbamail_smtp import (
     ConfigError,
     InvalidMessage,
     Message,
+    RecipientsRefused,
     RelayConfig,
     SendResult,
+    SQLiteEventStore,
     TemplateError,
     prepare,
 )
@@ -333,6 +335,24 @@ async def test_suppress_send_and_record_messages_like_fastmail(relay: FakeRelay)
     [[theirs], [ours]] = outboxes
     assert theirs["Subject"] == ours["Subject"] == "Recorded"
     assert ours["To"] == "ana@example.org"
+
+
+async def test_suppress_send_still_honours_the_suppression_list(relay: FakeRelay, tmp_path: Path) -> None:
+    with SQLiteEventStore(tmp_path / "events.sqlite3") as store:
+        store.suppress("gone@example.org", "hard_bounce")
+        fm = AcumbamailFastMail(connection_config(relay, SUPPRESS_SEND=1), store=store)
+        with fm.record_messages() as outbox:
+            with pytest.raises(RecipientsRefused) as caught:
+                await fm.send_message(MessageSchema(subject="Gone", recipients=["Gone@Example.org"], body="b",
+                                                    subtype=MessageType.plain))
+            mixed = await fm.send_message(MessageSchema(subject="Mixed", recipients=["ana@example.org",
+                                                                                    "gone@example.org"],
+                                                        body="b", subtype=MessageType.plain))
+    assert (caught.value.result.status, caught.value.result.suppressed) == ("refused", ["Gone@example.org"])
+    assert (mixed.status, mixed.accepted, mixed.suppressed) == ("partially_refused", ["ana@example.org"],
+                                                                ["gone@example.org"])
+    assert [m["Subject"] for m in outbox] == ["Mixed"]
+    assert relay.messages == [] and relay.sessions == 0
 
 
 async def test_fastmail_record_messages_sees_our_sends(relay: FakeRelay) -> None:

@@ -220,6 +220,35 @@ def test_suppressed_sending_records_and_validates_without_connecting(make_app: A
     assert result.reply is None and result.category == "QUIET"
 
 
+def test_suppressed_sending_still_honours_the_suppression_list(make_app: Any, relay: FakeRelay) -> None:
+    settings = relay_settings(relay)
+    del settings["ACUMBAMAIL_SUPPRESS_SEND"]
+    app = make_app(**settings)  # TESTING=True: suppressed sending, the default store in the instance folder
+    mail = Acumbamail(app)
+    with app.app_context(), mail.record_messages() as outbox:
+        assert mail.sending_suppressed and mail.store is not None
+        mail.store.suppress("gone@example.net", "hard_bounce")
+        only_gone = Message("to gone", recipients=["Gone@Example.net"], body="x")
+        with pytest.raises(RecipientsRefused) as caught:
+            mail.send(only_gone)
+        mixed = mail.send(Message("mixed", recipients=["ana@example.net", "gone@example.net"], body="x"))
+        many = mail.send_many([Message("batch gone", recipients=["gone@example.net"], body="x"),
+                               Message("batch ana", recipients=["ana@example.net"], body="x")])
+        with mail.connect() as connection:
+            with pytest.raises(RecipientsRefused):
+                connection.send(Message("conn gone", recipients=["gone@example.net"], body="x"))
+        recorded_sends = list(mail.store.sends())
+    refused = caught.value.result
+    assert (refused.status, refused.accepted, refused.suppressed) == ("refused", [], ["Gone@Example.net"])
+    assert only_gone.send_result is refused
+    assert (mixed.status, mixed.accepted, mixed.suppressed) == ("partially_refused", ["ana@example.net"],
+                                                                ["gone@example.net"])
+    assert [(r.status, r.suppressed) for r in many] == [("refused", ["gone@example.net"]), ("sent", [])]
+    assert [m.subject for m in outbox] == ["mixed", "batch ana"]
+    assert relay.sessions == 0 and relay.messages == []
+    assert recorded_sends == []  # nothing was sent: made-up sends stay out of the store
+
+
 @pytest.mark.parametrize(("config", "suppressed"), [
     ({"TESTING": False}, False),
     ({"TESTING": True}, True),

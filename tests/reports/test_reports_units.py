@@ -67,6 +67,17 @@ def test_a_soft_bounce_later_delivered_counts_as_both(store: SQLiteEventStore) -
     assert row.status == "delivered" and row.reason == "soft bounce (no reason given)"
 
 
+def test_a_later_unsubscribe_or_unknown_event_does_not_hide_a_hard_bounce(store: SQLiteEventStore) -> None:
+    store.record_sends([result(1)])
+    store.store_events([event(EventType.HARD_BOUNCE, 1, 2, reason="550 user unknown"),
+                        event(EventType.UNSUBSCRIBED, 1, 10), event(EventType.SUBSCRIBED, 1, 11),
+                        event(EventType.UNKNOWN, 1, 12, event="list_cleaned")])
+    [row] = reports.recipients(store).rows
+    assert (row.status, row.hard_bounce, row.reason) == ("hard_bounce", True, "550 user unknown")
+    assert row.last_event_at == T0 + timedelta(minutes=2)
+    assert [r.recipient for r in reports.recipients(store, status="hard_bounce").rows] == ["u1@example.org"]
+
+
 def test_events_without_a_recorded_send_are_not_counted(store: SQLiteEventStore) -> None:
     store.store_events([event(EventType.OPENED, 9, 1)])
     assert reports.summary(store) == reports.Summary()
