@@ -8,6 +8,7 @@ Acumbamail's names (``hard_bounces``, ``opens``...) and their singular spellings
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -88,6 +89,14 @@ def event_id_for(type_: str, recipient: str, timestamp: datetime, message_key: s
     parts = (type_, recipient, timestamp.isoformat(timespec="microseconds"),
              message_key or "", url or "")
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def event_id_from_raw(raw: Mapping[str, Any]) -> str:
+    """The stable id of an event we cannot identify by its fields (no timestamp, or not fully
+    readable): sha256 over the canonical JSON of what was received (sorted keys), so a retried
+    delivery of the same body gets the same id, where the arrival time would differ each time."""
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(("raw\x1f" + text).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

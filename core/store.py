@@ -5,7 +5,9 @@ The join rule, shared by every store: an event is joined to the send it reports 
 
 1. by queue id: the send whose ``queue_id`` (the relay's "queued as <id>") equals the event's
    ``message_key`` (Acumbamail's ``email_key``), preferring the row of the same recipient;
-2. else by recipient: that recipient's latest accepted send at or before the event's timestamp.
+2. else by recipient: that recipient's latest accepted send at or before the event's timestamp;
+   when there is none, the earliest one at most :data:`JOIN_SKEW` after it (the sender's clock
+   may run a little behind ours, so a delivery can seem to precede its send).
 
 The join fills the event's ``category`` and ``message_id``. When a send is recorded after its
 events arrived (a fast webhook), the events carrying its queue id are joined then.
@@ -21,7 +23,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
@@ -40,8 +42,11 @@ PAGE_SIZE = 1000
 #: Addresses per ``IN (...)`` query (SQLite limits the number of parameters).
 logger = logging.getLogger("acumbamail_smtp.store")
 _CHUNK = 500
-#: Events per recipient-join query (three parameters each, under SQLite's oldest limit of 999).
-_JOIN_CHUNK = 300
+#: Events per recipient-join query (four parameters each, under SQLite's oldest limit of 999).
+_JOIN_CHUNK = 240
+#: How far after an event its send may have been recorded and still be joined by recipient
+#: (step 2 of the join rule): the clock skew we tolerate between the sender and us.
+JOIN_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,13 +484,16 @@ class SQLiteEventStore:
             numbers = rest[start:start + _JOIN_CHUNK]
             params: list[Any] = []
             for n in numbers:
-                params += (n, events[n].recipient, stamps[n])
+                params += (n, events[n].recipient, stamps[n], _ts(events[n].timestamp + JOIN_SKEW))
             found = conn.execute(
-                "WITH wanted (n, recipient, ts) AS (VALUES "  # noqa: S608 (placeholders only)
-                + ", ".join(["(?, ?, ?)"] * len(numbers)) + ")"
+                "WITH wanted (n, recipient, ts, late) AS (VALUES "  # noqa: S608 (placeholders only)
+                + ", ".join(["(?, ?, ?, ?)"] * len(numbers)) + ")"
                 " SELECT wanted.n, sends.message_id, sends.category FROM wanted"
-                " JOIN sends ON sends.id = (SELECT id FROM sends WHERE recipient = wanted.recipient"
-                " AND status = 'sent' AND sent_at <= wanted.ts ORDER BY sent_at DESC, id DESC LIMIT 1)",
+                " JOIN sends ON sends.id = COALESCE("
+                "(SELECT id FROM sends WHERE recipient = wanted.recipient AND status = 'sent'"
+                " AND sent_at <= wanted.ts ORDER BY sent_at DESC, id DESC LIMIT 1),"
+                " (SELECT id FROM sends WHERE recipient = wanted.recipient AND status = 'sent'"
+                " AND sent_at > wanted.ts AND sent_at <= wanted.late ORDER BY sent_at, id LIMIT 1))",
                 params)
             for n, message_id, category in found:
                 joins[n] = (message_id, category)
@@ -600,6 +608,7 @@ def _range(column: str, since: datetime | None, until: datetime | None) -> tuple
 
 __all__ = [
     "DEFAULT_STORE_PATH",
+    "JOIN_SKEW",
     "SCHEMA_VERSION",
     "EventStore",
     "SQLiteEventStore",

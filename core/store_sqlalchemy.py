@@ -51,6 +51,7 @@ from .errors import ConfigError
 from .events import Event, EventType, normalize_address
 from .result import SendResult
 from .store import (
+    JOIN_SKEW,
     PAGE_SIZE,
     SCHEMA_VERSION,
     SendRecord,
@@ -69,8 +70,8 @@ from .store import (
 from .suppression import Suppression, validate_reason
 
 _CHUNK = 500
-#: Events per recipient-join query (three parameters each).
-_JOIN_CHUNK = 300
+#: Events per recipient-join query (four parameters each).
+_JOIN_CHUNK = 240
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -304,18 +305,23 @@ class SQLAlchemyEventStore:
                 .where(s.c.queue_id.in_(keys[start:start + _CHUNK])).order_by(s.c.id)).all()
         joins = join_by_queue_id(events, rows)
         rest = [n for n, found in enumerate(joins) if found is None]
-        earlier = s.alias("earlier")
+        earlier, later = s.alias("earlier"), s.alias("later")
         for start in range(0, len(rest), _JOIN_CHUNK):
             wanted = values(column("n", Integer), column("recipient", String(320)),
-                            column("ts", UTCDateTime()), name="wanted").data(
-                [(n, events[n].recipient, events[n].timestamp) for n in rest[start:start + _JOIN_CHUNK]]
+                            column("ts", UTCDateTime()), column("late", UTCDateTime()), name="wanted").data(
+                [(n, events[n].recipient, events[n].timestamp, events[n].timestamp + JOIN_SKEW)
+                 for n in rest[start:start + _JOIN_CHUNK]]
             ).cte("wanted")
             latest = (select(earlier.c.id)
                       .where(earlier.c.recipient == wanted.c.recipient, earlier.c.status == "sent",
                              earlier.c.sent_at <= wanted.c.ts)
                       .order_by(earlier.c.sent_at.desc(), earlier.c.id.desc()).limit(1).scalar_subquery())
+            skewed = (select(later.c.id)
+                      .where(later.c.recipient == wanted.c.recipient, later.c.status == "sent",
+                             later.c.sent_at > wanted.c.ts, later.c.sent_at <= wanted.c.late)
+                      .order_by(later.c.sent_at, later.c.id).limit(1).scalar_subquery())
             query = (select(wanted.c.n, s.c.message_id, s.c.category).select_from(wanted)
-                     .join(s, s.c.id == latest))
+                     .join(s, s.c.id == func.coalesce(latest, skewed)))
             for n, message_id, category in conn.execute(query):
                 joins[n] = (message_id, category)
         return joins

@@ -64,10 +64,12 @@ class SuppressionPolicy:
 
 def apply_suppression(store: EventStore, events: Iterable[Event],
                       policy: SuppressionPolicy | None = None) -> list[str]:
-    """Suppress the recipients that ``events`` (newly stored ones) say we must stop mailing.
+    """Suppress the recipients that ``events`` (new ones, not replays) say we must stop mailing.
 
     Returns the addresses added to the list by this call. Soft bounces are counted from the
-    store, so the events must already be stored.
+    store, so those events must already be stored; hard bounces and complaints need not be (the
+    webhook receiver applies them before storing, so that a stored one has always been applied).
+    Errors propagate: the caller must not acknowledge the events as handled.
     """
     policy = policy or SuppressionPolicy()
     added: list[str] = []

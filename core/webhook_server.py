@@ -15,14 +15,21 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .webhooks import WebhookReceiver, WebhookResponse
 
+#: Seconds a connection may stay silent (request line, headers or body) before it is dropped.
+DEFAULT_TIMEOUT = 30.0
+
 
 class WebhookServer:
-    """Serves ``POST <prefix>`` and ``POST <prefix>/<token>`` with ``receiver``; other paths 404."""
+    """Serves ``POST <prefix>`` and ``POST <prefix>/<token>`` with ``receiver``; other paths 404.
+
+    A client silent for ``timeout`` seconds is disconnected, so a slow or stalled sender cannot
+    hold a thread for ever."""
 
     def __init__(self, receiver: WebhookReceiver, *, host: str = "127.0.0.1", port: int = 0,
-                 prefix: str = "/webhooks") -> None:
+                 prefix: str = "/webhooks", timeout: float = DEFAULT_TIMEOUT) -> None:
         self.receiver = receiver
         self.prefix = "/" + prefix.strip("/")
+        self.timeout = timeout
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -66,6 +73,7 @@ class WebhookServer:
 def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "acumbamail-smtp"
+        timeout = owner.timeout  # socket timeout, set by StreamRequestHandler.setup
 
         def do_POST(self) -> None:
             parts = urlsplit(self.path)
@@ -82,7 +90,17 @@ def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self._reply(early)
                 return
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            # check_length accepted it: absent, or an integer in 0..max_body
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = self.rfile.read(min(length, owner.receiver.max_body + 1))
+            except TimeoutError:
+                self.close_connection = True
+                return  # the client went silent mid-body: drop it, nothing was stored
+            if len(body) < length:
+                self.close_connection = True
+                self._reply(_short_body())
+                return
             self._reply(owner.receiver.handle(
                 body, content_type=self.headers.get("Content-Type", ""),
                 headers=dict(self.headers.items()), query=dict(parse_qsl(parts.query)), path_token=token))
@@ -104,3 +122,7 @@ def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
             pass  # the receiver logs what matters, and the request line would carry the token
 
     return Handler
+
+
+def _short_body() -> WebhookResponse:
+    return WebhookResponse(400, {"status": "error", "error": "body shorter than its Content-Length"})

@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl
 
 from .config import parse_bool
 from .errors import ConfigError, WebhookAuthError, WebhookError, WebhookPayloadError, WebhookTooLarge
-from .events import EVENT_NAME_KEYS, Event, EventType, event_type_for, normalize_address
+from .events import EVENT_NAME_KEYS, Event, EventType, event_id_from_raw, event_type_for, normalize_address
 from .store import EventStore
 from .suppression import SuppressionPolicy, apply_suppression
 
@@ -61,7 +61,10 @@ _SPACE = re.compile(r"\s")  # the characters str.isspace() accepts
 def parse_events(body: bytes, content_type: str = "") -> list[Event]:
     """The events in a webhook body: JSON (an object keyed "1", "2"..., an array, one event),
     form-urlencoded or multipart/form-data fields (``a[b]`` keys nest; a field may hold a JSON
-    document). Raises :class:`WebhookPayloadError` naming what is wrong."""
+    document). An item that cannot be fully read is kept as ``EventType.UNKNOWN`` (see
+    :func:`_event`), so one bad event never costs the rest of the batch. Raises
+    :class:`WebhookPayloadError`, naming what is wrong, only when nothing in the body is usable: it
+    is not JSON or form data, or no item of it is an event object."""
     body = bytes(body)  # also takes a bytearray or memoryview
     if not body.strip():
         raise WebhookPayloadError("empty body: expected webhook events as JSON, form or multipart data")
@@ -76,6 +79,8 @@ def parse_events(body: bytes, content_type: str = "") -> list[Event]:
         items = _from_fields(_form_fields(body, charset))
     else:
         raise WebhookPayloadError(f"unsupported content type {mime!r}: send JSON, form or multipart data")
+    if items and not any(isinstance(item, dict) for item in items):
+        raise WebhookPayloadError("no item of the body is an event object")
     return [_event(item, index) for index, item in enumerate(items, 1)]
 
 
@@ -194,12 +199,10 @@ def _is_event(item: Mapping[str, Any]) -> bool:
         isinstance(item.get(key), str) for key in _RECIPIENT_KEYS)
 
 
-def _event_dicts(doc: Any) -> list[dict[str, Any]]:
-    """The event objects in a decoded document."""
+def _event_dicts(doc: Any) -> list[Any]:
+    """The items of a decoded document: event objects, and whatever else a batch holds in their
+    place (kept, to be stored as unknown events)."""
     if isinstance(doc, list):
-        for index, item in enumerate(doc, 1):
-            if not isinstance(item, dict):
-                raise WebhookPayloadError(f"item {index} of the array is not an event object")
         return list(doc)
     if not isinstance(doc, dict):
         raise WebhookPayloadError(f"expected a JSON object or array of events, got {type(doc).__name__}")
@@ -207,9 +210,11 @@ def _event_dicts(doc: Any) -> list[dict[str, Any]]:
         return [doc]
     if "events" in doc and len(doc) == 1:
         return _event_dicts(doc["events"])
-    if all(isinstance(value, dict) for value in doc.values()):
-        keys = list(doc)
-        if all(str(key).isdigit() for key in keys):
+    keys = list(doc)
+    numbered = bool(keys) and all(str(key).isdigit() for key in keys)
+    if all(isinstance(value, dict) for value in doc.values()) or (
+            numbered and any(isinstance(value, dict) for value in doc.values())):
+        if numbered:
             keys.sort(key=int)
         return [doc[key] for key in keys]
     raise WebhookPayloadError("the body is neither an event nor a batch of events "
@@ -224,49 +229,76 @@ def _first(item: Mapping[str, Any], keys: Iterable[str]) -> tuple[str, Any] | No
     return None
 
 
-def _event(item: dict[str, Any], index: int) -> Event:
-    """One normalized :class:`Event` from an event object; every field stays in ``raw``."""
-    found = _first(item, EVENT_NAME_KEYS)
+def _event(item: Any, index: int) -> Event:
+    """One normalized :class:`Event` from an item of a batch; every field stays in ``raw``.
+
+    An item that cannot be fully read (not an object, no or a non-string name, no usable
+    recipient, a bad timestamp, message key or url) is still stored, never dropped: as
+    ``EventType.UNKNOWN`` (so it suppresses nobody), with what could be read, the recipient ``""``
+    when there is no usable one (the column is NOT NULL), and the problem logged. An event without
+    a usable timestamp gets the arrival time as ``timestamp`` and an ``event_id`` derived from
+    ``raw`` (:func:`event_id_from_raw`), so a retried delivery is still recognized as a duplicate.
+    """
+    raw: dict[str, Any] = item if isinstance(item, dict) else {"value": item}
+    problems: list[str] = [] if isinstance(item, dict) else ["not an event object"]
+
+    found = _first(raw, EVENT_NAME_KEYS)
     if found is None or not isinstance(found[1], str):
-        raise WebhookPayloadError(f"event {index}: no event name (expected an 'event' field)")
-    name = found[1]
-    type_ = event_type_for(name)
-    if type_ is EventType.UNKNOWN:
-        logger.warning("webhook event %d has an unknown name %r: stored as 'unknown'", index, name[:64])
+        problems.append("no event name (expected an 'event' field)")
+        type_ = EventType.UNKNOWN
+    else:
+        type_ = event_type_for(found[1])
+        if type_ is EventType.UNKNOWN:
+            logger.warning("webhook event %d has an unknown name %r: stored as 'unknown'",
+                           index, found[1][:64])
 
-    found = _first(item, _RECIPIENT_KEYS)
+    recipient = ""
+    found = _first(raw, _RECIPIENT_KEYS)
     if found is None:
-        raise WebhookPayloadError(f"event {index}: no recipient (expected an 'email' field)")
-    key, value = found
-    recipient = normalize_address(value) if isinstance(value, str) else ""
-    local, at, domain = recipient.rpartition("@")
-    if not (at and local and domain) or len(recipient) > 320 or _SPACE.search(recipient):
-        raise WebhookPayloadError(f"event {index}: {key} {str(value)[:80]!r} is not an e-mail address")
+        problems.append("no recipient (expected an 'email' field)")
+    else:
+        key, value = found
+        address = normalize_address(value) if isinstance(value, str) else ""
+        local, at, domain = address.rpartition("@")
+        if not (at and local and domain) or len(address) > 320 or _SPACE.search(address):
+            problems.append(f"{key} {str(value)[:80]!r} is not an e-mail address")
+        else:
+            recipient = address
 
-    found = _first(item, _TIMESTAMP_KEYS)
+    timestamp: datetime | None = None
+    found = _first(raw, _TIMESTAMP_KEYS)
     if found is None:
         logger.warning("webhook event %d has no timestamp: using the time it was received", index)
-        timestamp = datetime.now(UTC)
     else:
-        timestamp = _timestamp(found[1], index, found[0])
+        try:
+            timestamp = _timestamp(found[1], index, found[0])
+        except WebhookPayloadError as exc:
+            problems.append(str(exc).removeprefix(f"event {index}: "))
 
     message_key: str | None = None
-    found = _first(item, _MESSAGE_KEY_KEYS)
+    found = _first(raw, _MESSAGE_KEY_KEYS)
     if found is not None:
         if isinstance(found[1], bool) or not isinstance(found[1], str | int):
-            raise WebhookPayloadError(f"event {index}: {found[0]} must be a string")
-        message_key = str(found[1]).strip() or None
-        if message_key is not None and len(message_key) > 255:
-            raise WebhookPayloadError(f"event {index}: {found[0]} is longer than 255 characters")
+            problems.append(f"{found[0]} must be a string")
+        elif len(str(found[1]).strip()) > 255:
+            problems.append(f"{found[0]} is longer than 255 characters")
+        else:
+            message_key = str(found[1]).strip() or None
 
     url: str | None = None
-    found = _first(item, _URL_KEYS)
+    found = _first(raw, _URL_KEYS)
     if found is not None:
-        if not isinstance(found[1], str):
-            raise WebhookPayloadError(f"event {index}: {found[0]} must be a string")
-        url = found[1]
-    return Event(type=type_, recipient=recipient, timestamp=timestamp, message_key=message_key,
-                 url=url, raw=item)
+        if isinstance(found[1], str):
+            url = found[1]
+        else:
+            problems.append(f"{found[0]} must be a string")
+
+    if problems:
+        logger.warning("webhook event %d stored as 'unknown': %s", index, "; ".join(problems))
+        type_ = EventType.UNKNOWN
+    event_id = event_id_from_raw(raw) if problems or timestamp is None else ""
+    return Event(type=type_, recipient=recipient, timestamp=timestamp or datetime.now(UTC),
+                 message_key=message_key, url=url, event_id=event_id, raw=raw)
 
 
 def _timestamp(value: Any, index: int, key: str) -> datetime:
@@ -481,15 +513,33 @@ def _error(exc: WebhookError, headers: dict[str, str] | None = None) -> WebhookR
     return WebhookResponse(exc.status, {"status": "error", "error": str(exc)}, headers=headers or {})
 
 
+def _unavailable(problem: str, events: list[Event] | None = None) -> WebhookResponse:
+    """503 with ``Retry-After``: the sender retries the whole post later."""
+    return WebhookResponse(503, {"status": "error", "error": problem}, events=events or [],
+                           headers={"Retry-After": "60"})
+
+
+#: The events that suppress their recipient at once.
+_SUPPRESSING = (EventType.HARD_BOUNCE, EventType.COMPLAINT)
+
+
 EventHandler = Callable[[Event], object]
 
 
 class WebhookReceiver:
     """Verifies, parses and stores webhook posts; call :meth:`handle` (or :meth:`ahandle`).
 
-    After the events are stored (one transaction per post, duplicates once), suppression is
-    applied (``policy``) and ``on_event`` is called for each new event; an exception there is
-    logged, never turned into an error response, since the events are safe.
+    Events are stored in one transaction per post, duplicates once; ``on_event`` is then called
+    for each new event (an exception there is logged, never turned into an error response, since
+    the events are safe).
+
+    Suppression (``policy``) must never be lost, and a replay of an old event must never put back
+    an address someone took off the list. So hard bounces and complaints the store does not hold
+    yet are applied *before* the events are stored: a stored one has always been applied, and
+    when applying fails nothing is stored and the answer is 503, so the sender's retry finds the
+    events new and applies them again (``suppress`` is idempotent). Duplicates are never applied
+    again. Soft bounces are counted from the store, so the policy runs after storing; if that
+    fails the answer is 503 too, and the next soft bounce to the address re-counts the window.
 
     An adapter is a few lines in any framework::
 
@@ -523,12 +573,14 @@ class WebhookReceiver:
 
     def check_length(self, content_length: int | str | None) -> WebhookResponse | None:
         """A 413 response when a declared ``Content-Length`` is over ``max_body`` (so adapters can
-        refuse before reading the body), else None."""
-        try:
-            length = int(content_length) if content_length not in (None, "") else None
-        except (TypeError, ValueError):
-            return _error(WebhookPayloadError("Content-Length is not a number"))
-        if length is not None and length > self.max_body:
+        refuse before reading the body), a 400 when it is not a non-negative integer, else None."""
+        if content_length is None or content_length == "":
+            return None
+        text = str(content_length).strip()
+        if isinstance(content_length, bool) or not (text.isascii() and text.isdigit()):
+            return _error(WebhookPayloadError("Content-Length is not a non-negative integer"))
+        length = int(text)
+        if length > self.max_body:
             logger.warning("webhook rejected: %d bytes declared, limit %d", length, self.max_body)
             return _error(WebhookTooLarge(f"body larger than {self.max_body} bytes"))
         return None
@@ -583,21 +635,43 @@ class WebhookReceiver:
             return _error(exc)
 
     def _persist(self, events: list[Event]) -> WebhookResponse:
-        """Store the events (one transaction), then apply suppression; 503 if the store fails."""
+        """Apply the new hard bounces and complaints, store the events (one transaction), then
+        apply the soft-bounce policy (class docstring); 503 if any of it fails."""
+        try:
+            suppressed = len(apply_suppression(self.store, self._not_stored(events), self.policy))
+        except Exception:
+            logger.exception("hard bounces and complaints could not be suppressed, so no event was "
+                             "stored; answering 503 so the sender retries")
+            return _unavailable("event store unavailable")
         try:
             outcome = self.store.store_events(events)
         except Exception:
             logger.exception("webhook events could not be stored; answering 503 so the sender retries")
-            return WebhookResponse(503, {"status": "error", "error": "event store unavailable"},
-                                   headers={"Retry-After": "60"})
-        suppressed = 0
+            return _unavailable("event store unavailable")
+        soft = [event for event in outcome.new if event.type is EventType.SOFT_BOUNCE]
         try:
-            suppressed = len(apply_suppression(self.store, outcome.new, self.policy))
+            suppressed += len(apply_suppression(self.store, soft, self.policy))
         except Exception:
-            logger.exception("suppression could not be applied to %d stored events", len(outcome.new))
+            logger.exception("the soft-bounce policy could not be applied to %d stored events; "
+                             "answering 503", len(soft))
+            return _unavailable("event store unavailable", list(outcome.new))
         body = {"status": "ok", "received": len(events), "stored": len(outcome.new),
                 "duplicates": len(outcome.duplicates), "suppressed": suppressed}
         return WebhookResponse(200, body, events=list(outcome.new))
+
+    def _not_stored(self, events: Sequence[Event]) -> list[Event]:
+        """The hard bounces and complaints among ``events`` that the store does not hold yet
+        (one look-up per recipient, through the store's ``events`` query)."""
+        wanted = [event for event in events if event.type in _SUPPRESSING]
+        by_recipient: dict[str, list[Event]] = {}
+        for event in wanted:
+            by_recipient.setdefault(event.recipient, []).append(event)
+        stored: set[str] = set()
+        for recipient, group in by_recipient.items():
+            stored.update(event.event_id for event in self.store.events(
+                recipient=recipient, type=_SUPPRESSING, since=min(e.timestamp for e in group),
+                until=max(e.timestamp for e in group) + timedelta(microseconds=1)))
+        return [event for event in wanted if event.event_id not in stored]
 
     def _call(self, event: Event, *, in_loop: bool) -> object:
         if self.on_event is None:
@@ -618,7 +692,9 @@ class WebhookReceiver:
 def receiver_from_settings(store: EventStore, settings: Mapping[str, Any] | None = None,
                            **overrides: Any) -> WebhookReceiver:
     """A :class:`WebhookReceiver` from plain settings (a dict, framework config or keywords):
-    ``token``, ``basic_auth`` (pairs, ``"user:pass"`` strings, or one comma-separated string),
+    ``token``, ``basic_auth`` (a list of pairs or ``"user:pass"`` strings, taken as they are, or
+    one string of ``user:pass`` entries separated by commas, white space around them ignored: a
+    password with a comma, or white space at either end, must be given in a list),
     ``signing_secrets`` (a list or a space/comma-separated string), ``insecure``, ``max_body``,
     ``soft_bounce_limit``, ``soft_bounce_days`` and ``on_event``. Keys are case-insensitive;
     ``None`` means unset; strings such as ``"true"`` or ``"4096"`` are converted."""
@@ -633,7 +709,8 @@ def receiver_from_settings(store: EventStore, settings: Mapping[str, Any] | None
             values[name] = value
     basic = values.get("basic_auth")
     if basic is not None:
-        entries = [e for e in re.split(r"[,\s]+", basic) if e] if isinstance(basic, str) else list(basic)
+        entries = ([e.strip() for e in basic.split(",") if e.strip()] if isinstance(basic, str)
+                   else list(basic))
         pairs: list[tuple[str, str]] = []
         for entry in entries:
             if isinstance(entry, str):

@@ -17,6 +17,7 @@ from typing import Any
 from acumbamail_smtp.events import Event, EventType, normalize_address
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.store import (
+    JOIN_SKEW,
     PAGE_SIZE,
     SendRecord,
     StoreOutcome,
@@ -32,7 +33,7 @@ from acumbamail_smtp.store import (
 from acumbamail_smtp.suppression import Suppression, validate_reason
 from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 
 from . import models
 
@@ -154,20 +155,28 @@ class DjangoEventStore:
     def _joins_by_recipient(db: str, events: Sequence[Event]) -> dict[int, tuple[str, str | None]]:
         """Step 2 of the core's join rule for ``events``, already inserted: one ``UPDATE`` sets
         each row's ``message_id`` and ``category`` from its recipient's latest accepted send at
-        or before its timestamp (a correlated subquery, so any Django database runs it), then
-        one query reads the rows back; ``{index in events: (message_id, category)}``."""
+        or before its timestamp (a correlated subquery, so any Django database runs it), a
+        second one, for the rows still unjoined, from the earliest within ``JOIN_SKEW`` after
+        it; then one query reads the rows back; ``{index in events: (message_id, category)}``."""
         joins: dict[int, tuple[str, str | None]] = {}
         if not events:
             return joins
         latest = models.Send.objects.using(db).filter(
             recipient=OuterRef("recipient"), status="sent", sent_at__lte=OuterRef("timestamp"),
         ).order_by("-sent_at", "-id")
+        skewed = models.Send.objects.using(db).filter(
+            recipient=OuterRef("recipient"), status="sent", sent_at__gt=OuterRef("timestamp"),
+            sent_at__lte=ExpressionWrapper(OuterRef("timestamp") + JOIN_SKEW, output_field=DateTimeField()),
+        ).order_by("sent_at", "id")
         number = {e.event_id: n for n, e in enumerate(events)}
         ids = list(number)
         for start in range(0, len(ids), _CHUNK):
             chunk = models.Event.objects.using(db).filter(event_id__in=ids[start:start + _CHUNK])
             chunk.filter(Exists(latest)).update(message_id=Subquery(latest.values("message_id")[:1]),
                                                category=Subquery(latest.values("category")[:1]))
+            chunk.filter(~Exists(latest), Exists(skewed)).update(
+                message_id=Subquery(skewed.values("message_id")[:1]),
+                category=Subquery(skewed.values("category")[:1]))
             for event_id, message_id, category in chunk.values_list("event_id", "message_id", "category"):
                 if message_id is not None:  # what is stored is what we announce
                     joins[number[event_id]] = (message_id, category)

@@ -208,10 +208,33 @@ class EventStoreContract:
         outcome = store.store_events([
             event(EventType.OPENED, "ANA@example.com", at(15)),
             event(EventType.CLICKED, "ana@example.com", at(10), url="https://example.com"),
-            event(EventType.DELIVERED, "ana@example.com", at(-1)),
+            event(EventType.DELIVERED, "ana@example.com", at(-3)),
         ])
         joined = [(e.message_id, e.category) for e in outcome.new]
         assert joined == [("<mid@x>", "MID"), ("<mid@x>", "MID"), (None, None)]
+
+    def test_join_by_recipient_allows_two_minutes_of_clock_skew(self, store: EventStore) -> None:
+        """A delivery timestamped a little before our recorded send (the sender's clock runs
+        behind) joins the earliest send within JOIN_SKEW after it, when none precedes it."""
+        store.record_sends([
+            send_result("<first@x>", accepted=["ana@example.com"], queue_id=None, category="FIRST", sent_at=at(0)),
+            send_result("<second@x>", accepted=["ana@example.com"], queue_id=None, category="SECOND",
+                        sent_at=at(1.5)),
+            send_result("<ref@x>", accepted=[], refused={"bo@example.com": Reply(550, "no")},
+                        queue_id=None, category="REFUSED", sent_at=at(0)),
+        ])
+        outcome = store.store_events([
+            event(EventType.DELIVERED, "ana@example.com", at(-1 / 60)),  # a second early
+            event(EventType.OPENED, "ana@example.com", at(-2)),  # exactly the skew: still joined
+            event(EventType.CLICKED, "ana@example.com", at(-2.01), url="https://example.com"),  # too early
+            event(EventType.DELIVERED, "ana@example.com", at(1)),  # a send precedes it: that one
+            event(EventType.DELIVERED, "bo@example.com", at(-1)),  # only a refused send follows
+        ])
+        joined = [(e.message_id, e.category) for e in outcome.new]
+        assert joined == [("<first@x>", "FIRST"), ("<first@x>", "FIRST"), (None, None),
+                          ("<first@x>", "FIRST"), (None, None)]
+        assert [(e.message_id, e.category) for e in store.events()] == [
+            (None, None), ("<first@x>", "FIRST"), (None, None), ("<first@x>", "FIRST"), ("<first@x>", "FIRST")]
 
     def test_unmatched_queue_id_falls_back_to_the_recipient(self, store: EventStore) -> None:
         store.record_sends([send_result("<m@x>", accepted=["ana@example.com"], queue_id="Q1",

@@ -122,9 +122,12 @@ def test_a_batch_of_1000_events_is_joined_event_by_event(store: EventStore) -> N
         elif kind == 2:  # no queue id, between the two sends: the earlier one
             events.append(event(EventType.DELIVERED, f"u{n}@example.com", at(5) + timedelta(milliseconds=i)))
             expected.append((f"<a{n}@x>", "FIRST"))
-        elif kind == 3:  # before any send: not joined
-            events.append(event(EventType.DELIVERED, f"u{n}@example.com", at(-1) + timedelta(milliseconds=i)))
+        elif kind == 3 and i % 12 == 3:  # more than JOIN_SKEW before any send: not joined
+            events.append(event(EventType.DELIVERED, f"u{n}@example.com", at(-3) + timedelta(milliseconds=i)))
             expected.append((None, None))
+        elif kind == 3:  # shortly before any send (clock skew): the earliest send after it
+            events.append(event(EventType.DELIVERED, f"u{n}@example.com", at(-1) + timedelta(milliseconds=i)))
+            expected.append((f"<a{n}@x>", "FIRST"))
         elif kind == 4:  # the group message's queue id: same recipient when it was one, else the latest row
             events.append(event(EventType.OPENED, f"u{n % 8}@example.com", at(25) + timedelta(seconds=i),
                                 key="QG"))
@@ -194,7 +197,6 @@ def test_event_ids_do_not_depend_on_the_time_zone_given() -> None:
 @pytest.mark.parametrize("address", ["ana\u00a0@example.com", "ana@exa\u2003mple.com", "a\x1cna@example.com",
                                      "ana @example.com"])
 def test_addresses_with_any_white_space_are_refused(address: str) -> None:
-    from acumbamail_smtp import WebhookPayloadError
-
-    with pytest.raises(WebhookPayloadError, match="is not an e-mail address"):
-        parse_events(batch(acumba("opens", address)), "application/json")
+    (parsed,) = parse_events(batch(acumba("opens", address)), "application/json")
+    assert (parsed.type, parsed.recipient) == (EventType.UNKNOWN, "")  # kept, under no address
+    assert parsed.raw["email"] == address

@@ -164,3 +164,59 @@ def test_fake_relay_retries_after_a_503_and_nothing_is_lost(
         assert [e.type for e in store.events(type="complaint")] == [EventType.COMPLAINT]
         assert store.suppressed(["ana@example.com"]) == {"ana@example.com"}
     store.close()
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"") -> bytes:
+    """Send ``head`` and ``body`` on a plain socket; everything the server answers until it closes.
+    A client timeout turns a hung server into a test failure rather than a hung test."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("length", ["-1", "-5", "abc", "1e3", "+5", "0x10", " 5 5"])
+def test_a_bad_content_length_is_400_not_a_hang(server: WebhookHTTPServer, store: SQLiteEventStore,
+                                                length: str) -> None:
+    head = (f"POST /webhooks/{TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+    answer = raw_request(server.port, head, batch(acumba("hard_bounces", "a@example.com")))
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    assert b"Content-Length" in answer
+    assert list(store.events()) == []
+
+
+def test_a_body_shorter_than_its_content_length_is_400(store: SQLiteEventStore) -> None:
+    with WebhookHTTPServer(WebhookReceiver(store, WebhookVerifier(token=TOKEN)), timeout=5) as server:
+        body = batch(acumba("hard_bounces", "a@example.com"))
+        head = (f"POST /webhooks/{TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body) + 50}\r\n\r\n").encode()
+        import socket
+
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head + body)
+            sock.shutdown(socket.SHUT_WR)  # the client stops short of what it declared
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.split(b"\r\n", 1)[0].endswith(b"400 Bad Request")
+    assert b"shorter than its Content-Length" in answer
+    assert list(store.events()) == []
+
+
+def test_a_stalled_client_is_disconnected_after_the_timeout(store: SQLiteEventStore) -> None:
+    import socket
+
+    with WebhookHTTPServer(WebhookReceiver(store, WebhookVerifier(token=TOKEN)), timeout=0.2) as server:
+        assert server.timeout == 0.2
+        head = (f"POST /webhooks/{TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head + b'{"1": {"event"')  # ...and then nothing more, socket left open
+            assert sock.recv(65536) == b""  # the server hung up, without answering
+        assert list(store.events()) == []
+        assert send(server.url(TOKEN), batch(acumba("delivered", "a@example.com")))[0] == 200  # still serving

@@ -221,32 +221,16 @@ def test_normalize_address() -> None:
     (b"  \n", "application/json", "empty body"),
     (b"{not json", "application/json", "not valid JSON"),
     (b"42", "application/json", "expected a JSON object or array"),
-    (b'[{"event": "opens", "email": "a@example.com"}, 3]', "application/json", "item 2"),
+    (b'[3, "x", null]', "application/json", "no item of the body is an event object"),
+    (b'{"1": 3, "2": "x"}', "application/json", "neither an event nor a batch"),
     (b'{"a": 1, "b": "x"}', "application/json", "neither an event nor a batch"),
-    (json.dumps({"1": {"email": "a@example.com", "timestamp": 1}}).encode(), "application/json", "no event name"),
-    (json.dumps({"1": {"event": "opens", "timestamp": 1}}).encode(), "application/json", "no recipient"),
-    (json.dumps({"event": "opens", "email": "not an address"}).encode(), "application/json", "not an e-mail"),
-    (json.dumps({"event": "opens", "email": ["a@example.com"]}).encode(), "application/json", "not an e-mail"),
-    (json.dumps({"event": "opens", "email": "a@example.com", "timestamp": "yesterday"}).encode(),
-     "application/json", "not a timestamp"),
-    (json.dumps({"event": "opens", "email": "a@example.com", "timestamp": True}).encode(),
-     "application/json", "not a timestamp"),
-    (json.dumps({"event": "opens", "email": "a@example.com", "timestamp": "nan"}).encode(),
-     "application/json", "not a timestamp"),
-    (json.dumps({"event": "opens", "email": "a@example.com", "timestamp": 1e300}).encode(),
-     "application/json", "not a timestamp"),
-    (json.dumps({"event": "clicks", "email": "a@example.com", "url": 5}).encode(), "application/json", "url"),
-    (json.dumps({"event": "opens", "email": "a@example.com", "email_key": {"x": 1}}).encode(),
-     "application/json", "email_key"),
-    (json.dumps({"event": "opens", "email": "a@example.com", "email_key": "k" * 300}).encode(),
-     "application/json", "longer than 255"),
     (b"\xff\xfe{}", "application/json", "not valid utf-8"),
     (b"event=opens&event=clicks&email=a%40example.com", "application/x-www-form-urlencoded", "given twice"),
     (b"event=opens&&&broken", "application/x-www-form-urlencoded", "not valid form data"),
     (b"--x\r\n\r\n--x--\r\n", "multipart/form-data", "boundary"),
     (multipart([("", "x", {})]), "multipart/form-data; boundary=b0undary", "no field name"),
     (b"<event/>", "application/xml", "unsupported content type"),
-    (json.dumps([[1]]).encode(), "application/json", "item 1"),
+    (json.dumps([[1]]).encode(), "application/json", "no item of the body is an event object"),
 ])
 def test_malformed_bodies_name_the_problem(body: bytes, content_type: str, problem: str) -> None:
     with pytest.raises(WebhookPayloadError, match=problem) as info:
@@ -254,7 +238,56 @@ def test_malformed_bodies_name_the_problem(body: bytes, content_type: str, probl
     assert info.value.status == 400
 
 
-def test_one_bad_event_fails_the_whole_batch() -> None:
-    body = batch(acumba("opens", "a@example.com", TS), {"event": "opens", "email": "broken"})
-    with pytest.raises(WebhookPayloadError, match="event 2"):
-        parse_events(body, "application/json")
+@pytest.mark.parametrize(("item", "problem"), [
+    ({"email": "b@example.com", "timestamp": TS}, "no event name"),
+    ({"event": 7, "email": "b@example.com", "timestamp": TS}, "no event name"),
+    ({"event": "hard_bounces", "timestamp": TS}, "no recipient"),
+    ({"event": "hard_bounces", "email": "", "timestamp": TS}, "no recipient"),
+    ({"event": "opens", "email": "not an address", "timestamp": TS}, "not an e-mail"),
+    ({"event": "opens", "email": ["b@example.com"], "timestamp": TS}, "not an e-mail"),
+    ({"event": "opens", "email": "b@example.com", "timestamp": "yesterday"}, "not a timestamp"),
+    ({"event": "opens", "email": "b@example.com", "timestamp": True}, "not a timestamp"),
+    ({"event": "opens", "email": "b@example.com", "timestamp": "nan"}, "not a timestamp"),
+    ({"event": "opens", "email": "b@example.com", "timestamp": 1e300}, "not a timestamp"),
+    ({"event": "clicks", "email": "b@example.com", "timestamp": TS, "url": 5}, "url must be a string"),
+    ({"event": "opens", "email": "b@example.com", "timestamp": TS, "email_key": {"x": 1}}, "email_key"),
+    ({"event": "opens", "email": "b@example.com", "timestamp": TS, "email_key": "k" * 300}, "longer than 255"),
+    (42, "not an event object"),
+])
+def test_one_bad_event_is_kept_as_unknown_and_the_rest_of_the_batch_parsed(
+        item: object, problem: str, caplog: pytest.LogCaptureFixture) -> None:
+    body = json.dumps([acumba("opens", "a@example.com", TS), item, acumba("clicks", "c@example.com", TS)]).encode()
+    with caplog.at_level(logging.WARNING, logger="acumbamail_smtp.webhooks"):
+        good, bad, other = parse_events(body, "application/json")
+    assert (good.type, good.recipient, other.type, other.recipient) == (
+        EventType.OPENED, "a@example.com", EventType.CLICKED, "c@example.com")
+    assert bad.type is EventType.UNKNOWN  # so it suppresses nobody
+    assert dict(bad.raw) == (item if isinstance(item, dict) else {"value": item})
+    assert "event 2 stored as 'unknown'" in caplog.text and problem in caplog.text
+    if isinstance(item, dict) and item.get("email") == "b@example.com":
+        assert bad.recipient == "b@example.com"
+    elif problem in ("no recipient", "not an e-mail", "not an event object"):
+        assert bad.recipient == ""
+    again = parse_events(body, "application/json")[1]
+    assert again.event_id == bad.event_id  # a retry is recognized as a duplicate
+
+
+def test_a_batch_keyed_by_number_keeps_an_item_that_is_not_an_object() -> None:
+    body = json.dumps({"1": acumba("opens", "a@example.com", TS), "2": "garbage"}).encode()
+    good, bad = parse_events(body, "application/json")
+    assert good.type is EventType.OPENED
+    assert (bad.type, bad.recipient, dict(bad.raw)) == (EventType.UNKNOWN, "", {"value": "garbage"})
+
+
+def test_missing_timestamp_gives_an_id_from_the_raw_event_not_the_arrival_time() -> None:
+    body = json.dumps({"event": "opens", "email": "a@example.com", "email_key": "Q1"}).encode()
+    (first,) = parse_events(body, "application/json")
+    (second,) = parse_events(body, "application/json")
+    assert first.timestamp <= second.timestamp
+    assert first.event_id == second.event_id
+    (other,) = parse_events(json.dumps({"event": "opens", "email": "a@example.com", "email_key": "Q2"}).encode(),
+                            "application/json")
+    assert other.event_id != first.event_id
+    reordered = json.dumps({"email_key": "Q1", "email": "a@example.com", "event": "opens"}).encode()
+    assert parse_events(reordered, "application/json")[0].event_id == first.event_id
+

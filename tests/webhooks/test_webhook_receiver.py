@@ -95,14 +95,43 @@ def test_check_length_lets_adapters_refuse_before_reading(receiver: WebhookRecei
 
 
 def test_malformed_body_is_400_and_nothing_is_stored(receiver: WebhookReceiver, store: SQLiteEventStore) -> None:
-    body = batch(acumba("delivered", "a@example.com"), {"event": "opens", "email": "nobody"})
+    for body in (b"{oops", b"[1, 2]", b'"text"'):
+        response = post(receiver, body)
+        assert response.status == 400
+        assert response.body["status"] == "error"
+    assert list(store.events()) == []
+
+
+@pytest.mark.parametrize("bad", [
+    {"email": "b@example.com", "timestamp": 1734436800},  # no event name
+    {"event": ["hard_bounces"], "email": "b@example.com", "timestamp": 1734436800},  # not a string
+    {"event": "hard_bounces", "email": "", "timestamp": 1734436800},  # no recipient
+    {"event": "hard_bounces", "timestamp": 1734436800},
+])
+def test_one_bad_event_does_not_cost_the_batch(receiver: WebhookReceiver, store: SQLiteEventStore,
+                                               bad: dict[str, object]) -> None:
+    body = batch(acumba("delivered", "a@example.com"), bad, acumba("opens", "c@example.com"))
     response = post(receiver, body)
-    assert response.status == 400
-    assert "event 2" in response.body["error"]
-    assert response.body["status"] == "error"
-    assert list(store.events()) == []
-    assert post(receiver, b"{oops").status == 400
-    assert list(store.events()) == []
+    assert response.status == 200
+    assert response.body["stored"] == 3
+    stored = sorted(store.events(), key=lambda e: e.recipient)
+    assert [(e.type, e.recipient) for e in stored] == sorted(
+        [(EventType.DELIVERED, "a@example.com"), (EventType.OPENED, "c@example.com"),
+         (EventType.UNKNOWN, bad.get("email") or "")], key=lambda pair: pair[1])
+    (kept,) = [e for e in stored if e.type is EventType.UNKNOWN]
+    assert dict(kept.raw) == bad
+    assert list(store.suppressions()) == []  # an unreadable event suppresses nobody
+    assert post(receiver, body).body["duplicates"] == 3
+
+
+def test_events_without_a_timestamp_are_stored_once_across_retries(receiver: WebhookReceiver,
+                                                                   store: SQLiteEventStore) -> None:
+    body = json.dumps([{"event": "delivered", "email": "a@example.com", "email_key": "Q1"},
+                       {"event": "hard_bounces", "email": "b@example.com"}]).encode()
+    assert post(receiver, body).body["stored"] == 2
+    assert post(receiver, body).body == {"status": "ok", "received": 2, "stored": 0, "duplicates": 2,
+                                         "suppressed": 0}
+    assert len(list(store.events())) == 2
 
 
 def test_failed_verification_stores_nothing(receiver: WebhookReceiver, store: SQLiteEventStore) -> None:
@@ -128,6 +157,51 @@ def test_basic_401_carries_a_challenge(store: SQLiteEventStore) -> None:
     assert post(receiver, batch(acumba("opens", "a@example.com")), headers={"AUTHORIZATION": good}).status == 200
 
 
+class FlakySuppressionStore(SQLiteEventStore):
+    """A real SQLite store whose ``suppress`` fails ``failures`` times, as a database error would
+    (the one fault we cannot cause for suppress alone)."""
+
+    failures = 1
+
+    def suppress(self, address: str, reason: str = "manual", event_id: str | None = None) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().suppress(address, reason, event_id)
+
+
+def test_a_hard_bounce_whose_suppression_fails_is_answered_503_and_applied_on_the_retry(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with FlakySuppressionStore(tmp_path / "events.sqlite3") as store:
+        receiver = WebhookReceiver(store, WebhookVerifier(token=TOKEN))
+        body = batch(acumba("delivered", "ok@example.com"), acumba("hard_bounces", "gone@example.com"),
+                     acumba("complaints", "angry@example.com"))
+        with caplog.at_level(logging.ERROR, logger="acumbamail_smtp.webhooks"):
+            first = post(receiver, body)
+        assert first.status == 503
+        assert int(first.headers["Retry-After"]) > 0
+        assert "could not be suppressed" in caplog.text
+        assert list(store.events()) == []  # nothing acknowledged, so the retry finds the events new
+        assert list(store.suppressions()) == []
+        retry = post(receiver, body)
+        assert (retry.status, retry.body["stored"], retry.body["suppressed"]) == (200, 3, 2)
+        assert {s.address: s.reason for s in store.suppressions()} == {
+            "gone@example.com": "hard_bounce", "angry@example.com": "complaint"}
+        assert post(receiver, body).body["duplicates"] == 3
+
+
+def test_a_failing_soft_bounce_policy_answers_503(tmp_path: Path) -> None:
+    with FlakySuppressionStore(tmp_path / "events.sqlite3") as store:
+        seen: list[Event] = []
+        receiver = WebhookReceiver(store, WebhookVerifier(token=TOKEN), on_event=seen.append,
+                                   policy=SuppressionPolicy(soft_bounce_limit=1))
+        response = post(receiver, batch(acumba("soft_bounces", "s@example.com")))
+        assert response.status == 503 and "Retry-After" in response.headers
+        assert [e.type for e in seen] == [EventType.SOFT_BOUNCE]  # stored, so handlers still see it once
+        assert list(store.suppressions()) == []
+        assert post(receiver, batch(acumba("soft_bounces", "s@example.com", 1734436900))).body["suppressed"] == 1
+
+
 def test_a_locked_store_answers_503_then_the_retry_succeeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "locked.sqlite3"
     store = SQLiteEventStore(path, timeout=0.05)
@@ -144,7 +218,7 @@ def test_a_locked_store_answers_503_then_the_retry_succeeds(tmp_path: Path, capl
     assert response.status == 503
     assert response.body == {"status": "error", "error": "event store unavailable"}
     assert "Retry-After" in response.headers
-    assert "could not be stored" in caplog.text
+    assert "answering 503 so the sender retries" in caplog.text
     assert list(store.events()) == []
     retry = post(receiver, body)
     assert (retry.status, retry.body["stored"], retry.body["suppressed"]) == (200, 1, 1)
@@ -300,6 +374,21 @@ def test_receiver_from_settings_converts_plain_values(store: SQLiteEventStore) -
     insecure = receiver_from_settings(store, insecure="yes", token="")
     assert insecure.verifier.methods == ()
     assert post(insecure, batch(acumba("opens", "b@example.com")), query={}).status == 200
+
+
+@pytest.mark.parametrize(("setting", "user", "password"), [
+    ("hook:pw with spaces", "hook", "pw with spaces"),
+    (" hook:p\tw ,other:x y ", "hook", "p\tw"),
+    (["hook:pa,ss word"], "hook", "pa,ss word"),
+    ([("hook", "pa,ss")], "hook", "pa,ss"),
+])
+def test_receiver_from_settings_does_not_split_passwords_on_white_space(
+        store: SQLiteEventStore, setting: object, user: str, password: str) -> None:
+    receiver = receiver_from_settings(store, token=None, basic_auth=setting)
+    header = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    assert post(receiver, batch(acumba("opens", "a@example.com")), headers=header, query={}).status == 200
+    wrong = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password[:2]}".encode()).decode()}
+    assert post(receiver, batch(acumba("opens", "a@example.com")), headers=wrong, query={}).status == 403
 
 
 @pytest.mark.parametrize(("settings", "field"), [
