@@ -7,6 +7,8 @@ from email.headerregistry import Address
 from email.utils import getaddresses, parseaddr
 
 _FORBIDDEN = frozenset("\r\n\x00")
+#: Control characters (C0 and DEL) never belong in an address: they would reach SMTP commands.
+_CONTROL = frozenset(chr(c) for c in (*range(32), 127))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,12 @@ def parse_address(value: str, field: str = "address") -> ParsedAddress:
         raise ValueError(f"{field}: expected a string address, got {type(value).__name__}")
     if _FORBIDDEN.intersection(value):
         raise ValueError(f"{field}: address contains a line break or NUL (header injection?)")
+    if _CONTROL.intersection(value):
+        raise ValueError(f"{field}: address {value!r} contains a control character")
     if value.count("@") == 0:
         raise ValueError(f"{field}: {value!r} is not an e-mail address")
+    if len(getaddresses([value])) > 1:
+        raise ValueError(f"{field}: {value!r} holds several addresses; give them as a list")
     name, addr = parseaddr(value)
     if not addr:
         raise ValueError(f"{field}: cannot parse {value!r} as an e-mail address")

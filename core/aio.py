@@ -33,6 +33,7 @@ from .transport import (
     is_retryable,
     local_hostname,
     must_reconnect,
+    only_deferred,
     refused_result,
     refused_text,
 )
@@ -154,6 +155,11 @@ class AsyncConnection:
         except (OSError, TimeoutError) as exc:
             self.discard()
             raise ConnectionFailed(f"connection to the relay dropped: {exc or type(exc).__name__}") from exc
+        except BaseException:
+            # Cancelled (or interrupted) mid-transaction: the relay may be waiting for the rest of
+            # this message, so the connection must never serve another one.
+            self.discard()
+            raise
         finally:
             if self._smtp is not None:
                 transport.set_protocol(original)
@@ -302,7 +308,15 @@ class AsyncMailer:
                     try:
                         if not conn.is_open:
                             await conn.open()
-                        return await conn.send(prepared)
+                        result = await conn.send(prepared)
+                        if attempt < self.config.max_tries and only_deferred(result):
+                            delay = backoff_delay(self.config, attempt)
+                            logger.warning("message %s: every recipient deferred (4xx); try %d of %d "
+                                           "in %.2fs", prepared.message_id, attempt + 1,
+                                           self.config.max_tries, delay)
+                            await asyncio.sleep(delay)
+                            continue
+                        return result
                     except (TransientError, ConnectionFailed) as exc:
                         if must_reconnect(exc):
                             conn.discard()

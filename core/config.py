@@ -6,6 +6,7 @@ its framework's settings and hands it to the core.
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from collections.abc import Mapping
@@ -79,7 +80,7 @@ class RelayConfig:
             )
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float):
             raise ConfigError("timeout", "must be a number of seconds")
-        if self.timeout <= 0:
+        if not math.isfinite(self.timeout) or self.timeout <= 0:
             raise ConfigError("timeout", f"must be a positive number of seconds, got {self.timeout}")
         if self.password and not self.username:
             raise ConfigError("username", "is required when a password is given (the account e-mail)")
@@ -104,6 +105,10 @@ class RelayConfig:
                 raise ConfigError("default_category", str(exc)) from None
         if isinstance(self.max_tries, bool) or not isinstance(self.max_tries, int) or self.max_tries < 1:
             raise ConfigError("max_tries", f"must be an integer >= 1, got {self.max_tries!r}")
+        for name in ("retry_backoff", "retry_backoff_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(name, f"must be a number of seconds, got {value!r}")
         if self.retry_backoff < 0 or self.retry_backoff_max < 0:
             raise ConfigError("retry_backoff", "must not be negative")
         if self.default_from is not None:

@@ -25,7 +25,7 @@ AddressList = str | Sequence[str] | None
 #: Headers the library writes itself; setting them through ``headers`` is refused.
 RESERVED_HEADERS = frozenset(
     {"bcc", "content-type", "content-transfer-encoding", "mime-version", "from", "to", "cc",
-     "subject", "date", CATEGORY_HEADER.lower()}
+     "subject", "date", "reply-to", "return-path", CATEGORY_HEADER.lower()}
 )
 
 
@@ -203,7 +203,8 @@ def resolve_headers(message: Message, config: RelayConfig | None = None) -> Head
     if not message.text and not message.html:
         raise InvalidMessage("no body: give text, html or both")
     subject = _check_header_value("Subject", message.subject or "")
-    category = message.category or (config.default_category if config else None)
+    category = message.category if message.category is not None else (
+        config.default_category if config else None)
     if category is not None:
         try:
             category = validate_category(str(category))
@@ -213,7 +214,10 @@ def resolve_headers(message: Message, config: RelayConfig | None = None) -> Head
     message_id: str | None = None
     for name, value in message.headers.items():
         if name.lower() == "message-id":
-            message_id = _check_header_value(name, value)
+            message_id = _check_header_value(name, value).strip()
+            if not (message_id.startswith("<") and message_id.endswith(">") and "@" in message_id
+                    and " " not in message_id):
+                raise InvalidMessage(f"header 'Message-ID' must look like <id@domain>, got {message_id!r}")
             continue
         extra.append((_check_header_name(name), _check_header_value(name, value)))
     if any(a.content_id for a in message.attachments) and not message.html:
@@ -266,7 +270,12 @@ def prepare(message: Message, config: RelayConfig | None = None) -> PreparedMess
         if key not in seen:
             seen.add(key)
             recipients.append(envelope)
-    data = serialize(headers, message.text, message.html, message.attachments)
+    try:
+        data = serialize(headers, message.text, message.html, message.attachments)
+    except (ValueError, TypeError) as exc:  # the email package's own refusals
+        if isinstance(exc, InvalidMessage):
+            raise
+        raise InvalidMessage(f"the message cannot be written as MIME: {exc}") from exc
     return PreparedMessage(
         source=message,
         envelope_from=headers.from_.envelope(),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RelayConfig
+from .errors import InvalidMessage
 
 
 def register(subparsers: Any) -> None:
@@ -75,8 +76,8 @@ def run_send(args: argparse.Namespace) -> int:
         from_email=args.from_email,
         to=args.to,
         subject=args.subject,
-        text=args.text.read_text("utf-8") if args.text else None,
-        html=args.html.read_text("utf-8") if args.html else None,
+        text=_read_body(args.text, "--text"),
+        html=_read_body(args.html, "--html"),
         category=args.category,
     )
     for path in args.attach:
@@ -86,6 +87,15 @@ def run_send(args: argparse.Namespace) -> int:
     for address, reply in result.refused.items():
         print(f"  refused {address}: {reply}")
     return 0
+
+
+def _read_body(path: Path | None, flag: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidMessage(f"{flag}: cannot read {str(path)!r} as UTF-8 text: {exc}") from None
 
 
 def run_demo(args: argparse.Namespace) -> int:

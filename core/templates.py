@@ -131,12 +131,7 @@ def _convert_tags(text: str, where: str) -> str:
 
 
 def import_acumbamail(html: str, subject: str | None = None, *, source: str = "<html>") -> str:
-    """Turn Use :func:`render` or :func:`render_message` (a :class:`~acumbamail_smtp.Message` ready to
-send), or keep a :class:`Renderer` (what the framework adapters do: their own folders or Jinja
-environment; ``render_string`` for sources held in strings, ``finish`` for content another engine
-such as Django's already rendered). Environments are built once per search path and cached.
-
-HTML exported from Acumbamail's editor into a template of our block convention.
+    """Turn HTML exported from Acumbamail's editor into a template of our block convention.
 
     ``*|TAG|*`` merge tags become ``{{ TAG }}`` variables (``*|UNSUBSCRIBE_URL|*`` included), and
     any literal ``{{``, ``{%`` or ``{#`` is escaped so Jinja prints it as it is. The subject is

@@ -60,6 +60,12 @@ def is_retryable(exc: AcumbamailError) -> bool:
     return isinstance(exc, ConnectionFailed) and exc.retryable
 
 
+def only_deferred(result: SendResult) -> bool:
+    """Whether no recipient was accepted and every refusal was temporary (4xx): worth another try."""
+    return (result.status == "refused" and bool(result.refused)
+            and all(400 <= reply.code < 500 for reply in result.refused.values()))
+
+
 def must_reconnect(exc: AcumbamailError) -> bool:
     """Whether the connection is unusable after ``exc`` (dropped, or 421 closing)."""
     return isinstance(exc, ConnectionFailed) or (
@@ -195,6 +201,10 @@ class SyncConnection:
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self._discard()
             raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
+        except BaseException:
+            # Interrupted mid-transaction: never let the next message continue this one.
+            self._discard()
+            raise
 
     @staticmethod
     def _mail_options(smtp: smtplib.SMTP, prepared: PreparedMessage) -> list[str]:
@@ -385,7 +395,14 @@ class Mailer:
                 try:
                     if not self._conn.is_open:
                         self._conn.open()
-                    return self._conn.send(prepared)
+                    result = self._conn.send(prepared)
+                    if attempt < self.config.max_tries and only_deferred(result):
+                        delay = backoff_delay(self.config, attempt)
+                        logger.warning("message %s: every recipient deferred (4xx); try %d of %d in %.2fs",
+                                       prepared.message_id, attempt + 1, self.config.max_tries, delay)
+                        time.sleep(delay)
+                        continue
+                    return result
                 except (TransientError, ConnectionFailed) as exc:
                     if must_reconnect(exc):
                         self._conn._discard()

@@ -34,7 +34,7 @@ async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None 
     if settings is None and mailer is None and config is None:
         settings = AcumbamailSettings()
     owned_store = None
-    if store is None and mailer is not None:
+    if store is None and mailer is not None and isinstance(mailer.store, EventStore):
         store = mailer.store
     if store is None and settings is not None and settings.store:
         store = owned_store = open_store(settings.store)

@@ -100,3 +100,24 @@ async def test_server_without_starttls() -> None:
 def test_pool_size_is_validated() -> None:
     with pytest.raises(ConfigError, match="pool_size"):
         AsyncMailer(pool_size=0)
+
+
+async def test_a_cancelled_send_never_leaks_into_the_next_message(relay: FakeRelay) -> None:
+    async with AsyncMailer(relay.client_config(), pool_size=1) as mailer:
+        await mailer.send(msg(0, to="warm@example.org"))  # the pooled connection is open
+        relay.delay_replies(0.3)
+        first = asyncio.ensure_future(mailer.send(msg(1, to="first@example.org")))
+        await asyncio.sleep(0.1)  # MAIL/RCPT/DATA written, replies pending
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        relay.delay_replies(0)
+        second = await mailer.send(msg(2, to="second@example.org", subject="Second"))
+    assert second.accepted == ["second@example.org"]
+    received = relay.wait_for(2)
+    for item in received:
+        assert b"RCPT TO" not in item.data, "one message's commands ended up in another's body"
+        if item.rcpt_tos == ["first@example.org"]:
+            assert str(item.message["Subject"]) == "Message 1"
+    assert received[-1].rcpt_tos == ["second@example.org"]
+    assert str(received[-1].message["Subject"]) == "Second"

@@ -72,6 +72,17 @@ def test_send_command_reports_errors_without_traceback(relay_env: FakeRelay,
     assert err.startswith("error: InvalidMessage")
 
 
+def test_send_command_unreadable_body_file(relay_env: FakeRelay, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    for path in (tmp_path / "missing.txt", tmp_path / "latin1.txt"):
+        assert main(["send", "--to", "a@example.org", "--subject", "x", "--text", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: InvalidMessage: --text")
+        assert "Traceback" not in err
+    assert relay_env.messages == []
+
+
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "demo" in capsys.readouterr().out

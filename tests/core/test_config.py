@@ -42,6 +42,9 @@ def test_defaults_point_at_acumbamail_with_starttls() -> None:
         ({"default_from": "not an address"}, "default_from", "not an e-mail"),
         ({"ca_file": "/nonexistent/ca.pem"}, "ca_file", "no such file"),
         ({"max_tries": 0}, "max_tries", ">= 1"),
+        ({"timeout": float("nan")}, "timeout", "positive"),
+        ({"timeout": float("inf")}, "timeout", "positive"),
+        ({"retry_backoff": "fast"}, "retry_backoff", "number of seconds"),
     ],
 )
 def test_bad_values_raise_config_error_naming_the_field(kwargs: dict, field: str, words: str) -> None:

@@ -252,3 +252,27 @@ def test_auth_is_redacted_and_the_secret_never_leaks(relay: FakeRelay, caplog: p
             while chain is not None:
                 assert secret not in str(chain) and secret not in repr(chain)
                 chain = chain.__cause__ or chain.__context__
+
+
+def test_recipients_all_deferred_are_retried_then_reported(relay: FakeRelay,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    relay.soft_bounce("later@example.org")
+    caplog.set_level(logging.WARNING, logger="acumbamail_smtp.transport")
+    with pytest.raises(RecipientsRefused) as info:
+        Mailer(relay.client_config(max_tries=3)).send(msg(to="later@example.org"))
+    assert info.value.result.refused["later@example.org"].code == 451
+    retries = [r for r in caplog.records if "every recipient deferred" in r.getMessage()]
+    assert len(retries) == 2
+    assert relay.messages == []
+
+
+async def test_async_recipients_all_deferred_are_retried(relay: FakeRelay,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from acumbamail_smtp import AsyncMailer
+
+    relay.soft_bounce("later@example.org")
+    caplog.set_level(logging.WARNING, logger="acumbamail_smtp.transport")
+    async with AsyncMailer(relay.client_config(max_tries=2)) as mailer:
+        with pytest.raises(RecipientsRefused):
+            await mailer.send(msg(to="later@example.org"))
+    assert len([r for r in caplog.records if "every recipient deferred" in r.getMessage()]) == 1
