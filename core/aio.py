@@ -29,6 +29,7 @@ from .message import Message, PreparedMessage, prepare
 from .replies import CLOSING_CODES, auth_error, error_for_reply
 from .result import SendResult
 from .transport import (
+    _trace,
     backoff_delay,
     is_retryable,
     local_hostname,
@@ -76,8 +77,10 @@ class AsyncConnection:
             tls_context=context if cfg.security == "tls" else None,
         )
         try:
+            smtp_logger.debug("connect: %s (security %s)", where, cfg.security)
             await smtp.connect()
-            await smtp.ehlo()
+            ehlo = await smtp.ehlo()
+            smtp_logger.debug("reply: %s %r", ehlo.code, ehlo.message)
             if cfg.security == "starttls":
                 if not smtp.supports_extension("starttls"):
                     raise ConnectionFailed(
@@ -85,6 +88,7 @@ class AsyncConnection:
                         "(use the implicit TLS port 465 or 2525 with security='tls')",
                         retryable=False,
                     )
+                smtp_logger.debug("send: STARTTLS")
                 await smtp.starttls(tls_context=context)
                 await smtp.ehlo()
             if cfg.username and cfg.password:
@@ -92,6 +96,7 @@ class AsyncConnection:
                     raise PermanentError(
                         "relay does not offer AUTH on this connection (it may require TLS first)"
                     )
+                smtp_logger.debug("send: AUTH as %s <redacted during AUTH>", cfg.username)
                 try:
                     await smtp.login(cfg.username, cfg.password)
                 except aiosmtplib.SMTPAuthenticationError as exc:
@@ -144,7 +149,8 @@ class AsyncConnection:
         try:
             steps = pipelining.exchange(prepared, options, pipelining=smtp.supports_extension("pipelining"))
             try:
-                result = await pipelining.run_async(steps, transport, reader, timeout)
+                trace = _trace if smtp_logger.isEnabledFor(logging.DEBUG) else None
+                result = await pipelining.run_async(steps, transport, reader, timeout, trace)
             except SendError as exc:
                 await self._reset(exc.code or 0, transport, reader)
                 raise

@@ -241,18 +241,23 @@ class ReplyReader(asyncio.Protocol):
 
 
 async def run_async(steps: Exchange, transport: asyncio.Transport, reader: ReplyReader,
-                    seconds: float | None) -> SendResult:
+                    seconds: float | None,
+                    trace: Callable[[str, object], None] | None = None) -> SendResult:
     """Drive ``steps`` over ``transport``, whose protocol is ``reader`` for the duration;
-    ``seconds`` bounds the wait for each reply."""
+    ``seconds`` bounds the wait for each reply; ``trace`` sees each write and reply."""
     answer: Reply | None = None
     try:
         while True:
             step = steps.send(answer)
             if step is None:
                 answer = await reader.reply(seconds)
+                if trace:
+                    trace("reply:", answer)
             else:
                 if transport.is_closing():
                     raise ConnectionError("the connection to the relay is closed")
+                if trace:
+                    trace("send:", step if len(step) < 2048 else f"<{len(step)} bytes>")
                 transport.write(step)
                 answer = None
     except StopIteration as stop:

@@ -121,3 +121,35 @@ async def test_a_cancelled_send_never_leaks_into_the_next_message(relay: FakeRel
             assert str(item.message["Subject"]) == "Message 1"
     assert received[-1].rcpt_tos == ["second@example.org"]
     assert str(received[-1].message["Subject"]) == "Second"
+
+
+async def test_async_conversation_is_logged_and_the_secret_never_leaks(
+        relay: FakeRelay, caplog: pytest.LogCaptureFixture) -> None:
+    import base64
+    import logging
+
+    from .conftest import PASSWORD, USERNAME
+
+    caplog.set_level(logging.DEBUG)
+    async with AsyncMailer(relay.client_config()) as mailer:
+        await mailer.send(msg())
+    errors: list[BaseException] = []
+    for config in (relay.client_config(password=PASSWORD + "x"), relay.client_config(ca_file=None)):
+        try:
+            await AsyncMailer(config).send(msg())
+        except Exception as exc:
+            errors.append(exc)
+    assert len(errors) == 2
+    text = caplog.text
+    assert "MAIL FROM" in text, "the async conversation is not logged"
+    assert "STARTTLS" in text
+    assert "redacted" in text
+    plain = base64.b64encode(f"\0{USERNAME}\0{PASSWORD}".encode()).decode()
+    for secret in (PASSWORD, plain, base64.b64encode(PASSWORD.encode()).decode()):
+        assert secret not in text
+        for exc in errors:
+            chain: BaseException | None = exc
+            while chain is not None:
+                assert secret not in str(chain)
+                assert secret not in repr(chain)
+                chain = chain.__cause__ or chain.__context__
