@@ -4,13 +4,11 @@ over real HTTP with nothing lost."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.request import Request, urlopen
 
 import pytest
 from acumbamail_smtp import SQLiteEventStore
@@ -21,34 +19,21 @@ from werkzeug.serving import make_server
 
 from tests.django.settings import WEBHOOK_TOKEN
 from tests.logcheck import capture_everything, records_with
+from tests.webhook_faults import batch, burst, locked_store
 
 URL = f"/acumbamail/webhook/{WEBHOOK_TOKEN}/"
 
 
-def batch(*emails: str, name: str = "hard_bounces", key: str = "Q1") -> str:
-    return json.dumps({str(n): {"event": name, "email": email, "email_key": key, "timestamp": 1734436800 + n}
-                       for n, email in enumerate(emails, 1)})
-
-
 @pytest.fixture
-def locked_store(tmp_path: Path, settings: Any) -> Iterator[tuple[SQLiteEventStore, sqlite3.Connection]]:
+def locked(tmp_path: Path, settings: Any) -> Iterator[tuple[SQLiteEventStore, sqlite3.Connection]]:
     """The endpoint on a SQLite store whose file another connection holds with BEGIN EXCLUSIVE."""
-    path = tmp_path / "locked.sqlite3"
-    store = SQLiteEventStore(path, timeout=0.05)
-    settings.ACUMBAMAIL = {**settings.ACUMBAMAIL, "STORE": store}
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    with locked_store(tmp_path / "locked.sqlite3") as (store, blocker):
+        settings.ACUMBAMAIL = {**settings.ACUMBAMAIL, "STORE": store}
         yield store, blocker
-    finally:
-        if blocker.in_transaction:
-            blocker.execute("ROLLBACK")
-        blocker.close()
-        store.close()
 
 
 @pytest.mark.django_db
-def test_no_answer_puts_the_token_in_a_log_record(client: Client, locked_store: Any,
+def test_no_answer_puts_the_token_in_a_log_record(client: Client, locked: Any,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     with capture_everything(caplog) as records:
         answers = [
@@ -68,8 +53,8 @@ def test_no_answer_puts_the_token_in_a_log_record(client: Client, locked_store: 
 
 @pytest.mark.django_db
 def test_a_locked_store_answers_503_with_retry_after_then_the_retry_stores_once(
-        client: Client, locked_store: Any) -> None:
-    store, blocker = locked_store
+        client: Client, locked: Any) -> None:
+    store, blocker = locked
     body = batch("gone@example.com", "ana@example.com", name="hard_bounces")
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == 503
@@ -96,28 +81,6 @@ def live_app() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
-
-
-def burst(url: str, threads: int = 8, posts: int = 20, per_post: int = 5) -> list[int]:
-    """``threads`` clients each posting ``posts`` batches of ``per_post`` distinct events; the statuses."""
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def client(worker: int) -> None:
-        for n in range(posts):
-            emails = [f"w{worker}-p{n}-e{i}@example.com" for i in range(per_post)]
-            request = Request(url, batch(*emails, name="delivered", key=f"K{worker}-{n}").encode(),
-                              headers={"Content-Type": "application/json"}, method="POST")
-            with urlopen(request, timeout=30) as answer:
-                with lock:
-                    statuses.append(answer.status)
-
-    workers = [threading.Thread(target=client, args=(w,)) for w in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    return statuses
 
 
 @pytest.mark.django_db(transaction=True)  # the server threads must see and write the real tables

@@ -3,13 +3,10 @@ the event store is locked (then the retry stores once), and a concurrent burst o
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.request import Request, urlopen
 
 import pytest
 from acumbamail_smtp import SQLiteEventStore
@@ -17,15 +14,11 @@ from acumbamail_smtp.integrations.flask import Acumbamail
 from flask import Flask
 
 from tests.logcheck import capture_everything, records_with
+from tests.webhook_faults import batch, burst, locked_store
 
 from .conftest import TOKEN
 
 URL = f"/acumbamail/webhook/{TOKEN}"
-
-
-def batch(*emails: str, name: str = "hard_bounces", key: str = "Q1") -> bytes:
-    return json.dumps({str(n): {"event": name, "email": email, "email_key": key, "timestamp": 1734436800 + n}
-                       for n, email in enumerate(emails, 1)}).encode()
 
 
 @pytest.fixture
@@ -39,18 +32,9 @@ def hooked(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
 @pytest.fixture
 def locked(hooked: Flask, tmp_path: Path) -> Iterator[tuple[SQLiteEventStore, sqlite3.Connection]]:
     """The app on a SQLite store whose file another connection holds with BEGIN EXCLUSIVE."""
-    path = tmp_path / "locked.sqlite3"
-    store = SQLiteEventStore(path, timeout=0.05)
-    hooked.config["ACUMBAMAIL_STORE"] = store
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    with locked_store(tmp_path / "locked.sqlite3") as (store, blocker):
+        hooked.config["ACUMBAMAIL_STORE"] = store
         yield store, blocker
-    finally:
-        if blocker.in_transaction:
-            blocker.execute("ROLLBACK")
-        blocker.close()
-        store.close()
 
 
 def test_no_answer_puts_the_token_in_a_log_record(hooked: Flask, locked: Any,
@@ -86,28 +70,6 @@ def test_a_locked_store_answers_503_with_retry_after_then_the_retry_stores_once(
     assert retry.status_code == 200 and retry.get_json()["stored"] == 2
     assert client.post(URL, data=body, content_type="application/json").get_json()["duplicates"] == 2
     assert sorted(e.recipient for e in store.events()) == ["ana@example.com", "gone@example.com"]
-
-
-def burst(url: str, threads: int = 8, posts: int = 20, per_post: int = 5) -> list[int]:
-    """``threads`` clients each posting ``posts`` batches of ``per_post`` distinct events; the statuses."""
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def client(worker: int) -> None:
-        for n in range(posts):
-            emails = [f"w{worker}-p{n}-e{i}@example.com" for i in range(per_post)]
-            request = Request(url, batch(*emails, name="delivered", key=f"K{worker}-{n}"),
-                              headers={"Content-Type": "application/json"}, method="POST")
-            with urlopen(request, timeout=30) as answer:
-                with lock:
-                    statuses.append(answer.status)
-
-    workers = [threading.Thread(target=client, args=(w,)) for w in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    return statuses
 
 
 def test_a_concurrent_burst_over_http_loses_nothing(hooked: Flask, flask_server: Any) -> None:
