@@ -30,13 +30,11 @@ from .replies import CLOSING_CODES, auth_error, error_for_reply
 from .result import SendResult
 from .transport import (
     _trace,
-    backoff_delay,
-    is_retryable,
     local_hostname,
     must_reconnect,
-    only_deferred,
     refused_result,
     refused_text,
+    retry_delay,
 )
 
 if TYPE_CHECKING:
@@ -130,16 +128,7 @@ class AsyncConnection:
         smtp = self._smtp
         if smtp is None or smtp.transport is None or smtp.protocol is None:
             raise ConnectionFailed("connection is not open")
-        options: list[str] = []
-        if prepared.smtputf8:
-            if not smtp.supports_extension("smtputf8"):
-                raise PermanentError(
-                    "an address has a non-ASCII local part, which needs SMTPUTF8, "
-                    "and the relay does not offer it"
-                )
-            options += ["SMTPUTF8", "BODY=8BITMIME"]
-        if smtp.supports_extension("size"):
-            options.append(f"SIZE={len(prepared.data)}")
+        options = pipelining.mail_options(prepared, smtp.supports_extension)
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)
         original = transport.get_protocol()
@@ -311,27 +300,21 @@ class AsyncMailer:
             try:
                 while True:
                     attempt += 1
+                    outcome: SendResult | AcumbamailError
                     try:
                         if not conn.is_open:
                             await conn.open()
-                        result = await conn.send(prepared)
-                        if attempt < self.config.max_tries and only_deferred(result):
-                            delay = backoff_delay(self.config, attempt)
-                            logger.warning("message %s: every recipient deferred (4xx); try %d of %d "
-                                           "in %.2fs", prepared.message_id, attempt + 1,
-                                           self.config.max_tries, delay)
-                            await asyncio.sleep(delay)
-                            continue
-                        return result
+                        outcome = await conn.send(prepared)
                     except (TransientError, ConnectionFailed) as exc:
                         if must_reconnect(exc):
                             conn.discard()
-                        if not is_retryable(exc) or attempt >= self.config.max_tries:
-                            raise
-                        delay = backoff_delay(self.config, attempt)
-                        logger.warning("message %s: %s; try %d of %d in %.2fs", prepared.message_id,
-                                       exc, attempt + 1, self.config.max_tries, delay)
-                        await asyncio.sleep(delay)
+                        outcome = exc
+                    delay = retry_delay(self.config, attempt, prepared.message_id, outcome)
+                    if delay is None:
+                        if isinstance(outcome, SendResult):
+                            return outcome
+                        raise outcome
+                    await asyncio.sleep(delay)
             finally:
                 if conn.is_open:
                     self._idle.append(conn)

@@ -155,6 +155,22 @@ def read_reply(rfile: IO[bytes]) -> Reply:
             return _reply(code, lines)
 
 
+def mail_options(prepared: PreparedMessage, offers: Callable[[str], bool]) -> list[str]:
+    """The MAIL FROM parameters for ``prepared``, given what the relay ``offers`` (an EHLO keyword
+    check): SMTPUTF8 when an address needs it (an error when not offered), SIZE when offered."""
+    options: list[str] = []
+    if prepared.smtputf8:
+        if not offers("smtputf8"):
+            raise PermanentError(
+                "an address has a non-ASCII local part, which needs SMTPUTF8, "
+                "and the relay does not offer it"
+            )
+        options += ["SMTPUTF8", "BODY=8BITMIME"]
+    if offers("size"):
+        options.append(f"SIZE={len(prepared.data)}")
+    return options
+
+
 def run_sync(steps: Exchange, sock: socket.socket, rfile: IO[bytes],
              trace: Callable[[str, object], None] | None = None) -> SendResult:
     """Drive ``steps`` over a connected socket and its buffered reader."""

@@ -66,6 +66,26 @@ def only_deferred(result: SendResult) -> bool:
             and all(400 <= reply.code < 500 for reply in result.refused.values()))
 
 
+def retry_delay(config: RelayConfig, attempt: int, message_id: str,
+                outcome: SendResult | AcumbamailError) -> float | None:
+    """Seconds to wait before trying again after ``outcome`` of try ``attempt``, or None when the
+    outcome is final (return the result, raise the error). Logs each retry. Shared by both mailers."""
+    if attempt >= config.max_tries:
+        return None
+    if isinstance(outcome, SendResult):
+        if not only_deferred(outcome):
+            return None
+        why = "every recipient deferred (4xx)"
+    elif is_retryable(outcome):
+        why = str(outcome)
+    else:
+        return None
+    delay = backoff_delay(config, attempt)
+    logger.warning("message %s: %s; try %d of %d in %.2fs", message_id, why, attempt + 1,
+                   config.max_tries, delay)
+    return delay
+
+
 def must_reconnect(exc: AcumbamailError) -> bool:
     """Whether the connection is unusable after ``exc`` (dropped, or 421 closing)."""
     return isinstance(exc, ConnectionFailed) or (
@@ -180,7 +200,7 @@ class SyncConnection:
         if smtp is None:
             raise ConnectionFailed("connection is not open")
         try:
-            options = self._mail_options(smtp, prepared)
+            options = pipelining.mail_options(prepared, smtp.has_extn)
             sock = smtp.sock
             if sock is None:
                 raise OSError("socket closed")
@@ -205,20 +225,6 @@ class SyncConnection:
             # Interrupted mid-transaction: never let the next message continue this one.
             self._discard()
             raise
-
-    @staticmethod
-    def _mail_options(smtp: smtplib.SMTP, prepared: PreparedMessage) -> list[str]:
-        options: list[str] = []
-        if prepared.smtputf8:
-            if not smtp.has_extn("smtputf8"):
-                raise PermanentError(
-                    "an address has a non-ASCII local part, which needs SMTPUTF8, "
-                    "and the relay does not offer it"
-                )
-            options += ["SMTPUTF8", "BODY=8BITMIME"]
-        if smtp.has_extn("size"):
-            options.append(f"SIZE={len(prepared.data)}")
-        return options
 
     def _reset_after(self, code: int) -> None:
         if code in CLOSING_CODES:
@@ -392,26 +398,21 @@ class Mailer:
         with self._lock:
             while True:
                 attempt += 1
+                outcome: SendResult | AcumbamailError
                 try:
                     if not self._conn.is_open:
                         self._conn.open()
-                    result = self._conn.send(prepared)
-                    if attempt < self.config.max_tries and only_deferred(result):
-                        delay = backoff_delay(self.config, attempt)
-                        logger.warning("message %s: every recipient deferred (4xx); try %d of %d in %.2fs",
-                                       prepared.message_id, attempt + 1, self.config.max_tries, delay)
-                        time.sleep(delay)
-                        continue
-                    return result
+                    outcome = self._conn.send(prepared)
                 except (TransientError, ConnectionFailed) as exc:
                     if must_reconnect(exc):
                         self._conn._discard()
-                    if not is_retryable(exc) or attempt >= self.config.max_tries:
-                        raise
-                    delay = backoff_delay(self.config, attempt)
-                    logger.warning("message %s: %s; try %d of %d in %.2fs", prepared.message_id,
-                                   exc, attempt + 1, self.config.max_tries, delay)
-                    time.sleep(delay)
+                    outcome = exc
+                delay = retry_delay(self.config, attempt, prepared.message_id, outcome)
+                if delay is None:
+                    if isinstance(outcome, SendResult):
+                        return outcome
+                    raise outcome
+                time.sleep(delay)
 
     def _record(self, results: list[SendResult]) -> None:
         if self.store is None or not results:
