@@ -422,13 +422,7 @@ class SQLiteEventStore:
     def sends(self, *, since: datetime | None = None, until: datetime | None = None,
               category: str | None = None, recipient: str | None = None,
               status: str | None = None) -> Iterator[SendRecord]:
-        where, params = _range("sent_at", since, until)
-        if category is not None:
-            where.append("category = ?")
-            params.append(category)
-        if recipient is not None:
-            where.append("recipient = ?")
-            params.append(normalize_address(recipient))
+        where, params = _range("sent_at", since, until, category, recipient)
         if check_status(status) is not None:
             where.append("status = ?")
             params.append(status)
@@ -502,13 +496,7 @@ class SQLiteEventStore:
     def events(self, *, since: datetime | None = None, until: datetime | None = None,
                category: str | None = None, recipient: str | None = None,
                type: EventType | str | Iterable[EventType | str] | None = None) -> Iterator[Event]:
-        where, params = _range("timestamp", since, until)
-        if category is not None:
-            where.append("category = ?")
-            params.append(category)
-        if recipient is not None:
-            where.append("recipient = ?")
-            params.append(normalize_address(recipient))
+        where, params = _range("timestamp", since, until, category, recipient)
         types = event_types(type)
         if types is not None:
             where.append(f"type IN ({', '.join('?' * len(types))})")
@@ -594,9 +582,17 @@ class SQLiteEventStore:
             self._conn.close()
 
 
-def _range(column: str, since: datetime | None, until: datetime | None) -> tuple[list[str], list[Any]]:
+def _range(column: str, since: datetime | None, until: datetime | None,
+           category: str | None = None, recipient: str | None = None) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and parameters for the filters ``sends()`` and ``events()`` share."""
     where: list[str] = []
     params: list[Any] = []
+    if category is not None:
+        where.append("category = ?")
+        params.append(category)
+    if recipient is not None:
+        where.append("recipient = ?")
+        params.append(normalize_address(recipient))
     if since is not None:
         where.append(f"{column} >= ?")
         params.append(_ts(aware(since, "since")))
