@@ -183,6 +183,20 @@ class RelayConfig:
         return tuple(f.name for f in fields(cls))
 
 
+def config_from_settings(values: Mapping[str, Any], names: Mapping[str, str]) -> RelayConfig:
+    """A :class:`RelayConfig` from a framework's settings: a bad value's :class:`ConfigError` names
+    the setting it came from (``names`` maps a field to it, e.g. ``{"port": "EMAIL_PORT"}``), and
+    the hint about ``allow_insecure`` names that field's setting too. Every adapter builds its
+    configuration through this."""
+    try:
+        return RelayConfig(**values)
+    except ConfigError as exc:
+        problem = exc.problem
+        if "allow_insecure" in names:
+            problem = problem.replace("allow_insecure=True", f"{names['allow_insecure']} = True")
+        raise ConfigError(names.get(exc.field, exc.field), problem) from None
+
+
 def _parse_int(name: str, value: str) -> int:
     try:
         return int(value)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from acumbamail_smtp.categories import validate_category
-from acumbamail_smtp.config import RelayConfig, parse_bool
+from acumbamail_smtp.config import RelayConfig, config_from_settings, parse_bool
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.store import EventStore
 from django.apps import apps
@@ -220,14 +220,11 @@ def relay_config(arguments: Mapping[str, Any], alias: str | None = None) -> Rela
         if value is not None and value is not False:
             values[field] = value
         names[field] = option_source(key, arguments, where)
+    names.setdefault("allow_insecure", setting_name("ALLOW_INSECURE"))
     try:
-        return RelayConfig(**values)
+        return config_from_settings(values, names)
     except ConfigError as exc:
-        name = names.get(exc.field, exc.field)
-        problem = exc.problem
-        if exc.field == "security" and "allow_insecure" in problem:
-            problem = problem.replace("allow_insecure=True", f'{setting_name("ALLOW_INSECURE")} = True')
-        raise improperly(name, problem) from None
+        raise improperly(exc.field, exc.problem) from None
 
 
 def _bool(name: str, value: Any) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 from acumbamail_smtp.addresses import parse_address
 from acumbamail_smtp.categories import CATEGORY_HEADER
-from acumbamail_smtp.config import RelayConfig
+from acumbamail_smtp.config import RelayConfig, config_from_settings
 from acumbamail_smtp.errors import ConfigError, InvalidMessage
 from acumbamail_smtp.message import Attachment, Message, PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
@@ -78,14 +78,8 @@ def from_fastapi_mail(conf: ConnectionConfig, **overrides: Any) -> RelayConfig:
         values.pop("ca_file", None)
         values["ssl_context"] = _unverified_context()
     values.update(overrides)
-    try:
-        return RelayConfig(**values)
-    except ConfigError as exc:
-        if exc.field in overrides:
-            raise
-        if exc.field == "security" and not (starttls or implicit):
-            raise ConfigError("MAIL_STARTTLS", exc.problem) from None
-        raise ConfigError(CONFIG_FIELDS.get(exc.field, exc.field), exc.problem) from None
+    # an error in a value the caller overrode names the keyword; else fastapi-mail's setting
+    return config_from_settings(values, {f: n for f, n in CONFIG_FIELDS.items() if f not in overrides})
 
 
 def _from_address(conf: ConnectionConfig) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from acumbamail_smtp.config import DEFAULT_HOST, DEFAULT_PORT, RelayConfig
+from acumbamail_smtp.config import DEFAULT_HOST, DEFAULT_PORT, RelayConfig, config_from_settings
 from acumbamail_smtp.errors import ConfigError
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -93,15 +93,11 @@ class AcumbamailSettings(BaseSettings):
             "local_hostname": self.local_hostname, "max_tries": self.max_tries,
         }
         values.update(overrides)
-        try:
-            return RelayConfig(**values)
-        except ConfigError as exc:
-            if exc.field in overrides:
-                raise
-            field = "auth_token" if exc.field == "password" and not self.password and self.auth_token \
-                else exc.field
-            name = env_name(field) if field in type(self).model_fields else exc.field
-            raise ConfigError(name, exc.problem) from None
+        names = {field: env_name(field) for field in values
+                 if field in type(self).model_fields and field not in overrides}
+        if "password" in names and not self.password and self.auth_token:
+            names["password"] = env_name("auth_token")
+        return config_from_settings(values, names)
 
     def webhook_options(self) -> dict[str, Any]:
         """The webhook settings for :func:`acumbamail_smtp.receiver_from_settings` (unset ones left out)."""

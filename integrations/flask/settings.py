@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from typing import Any
 
-from acumbamail_smtp.config import RelayConfig, parse_bool
+from acumbamail_smtp.config import RelayConfig, config_from_settings, parse_bool
 from acumbamail_smtp.errors import ConfigError
 
 logger = logging.getLogger("acumbamail_smtp.flask")
@@ -167,14 +167,8 @@ def relay_config(config: Mapping[str, Any]) -> RelayConfig:
     security = _security(config, used)
     if security is not None:
         values["security"] = security
-    try:
-        return RelayConfig(**values)
-    except ConfigError as exc:
-        key = used.get(exc.field) or _missing_key(exc.field, used)
-        problem = exc.problem
-        if exc.field == "security" and "allow_insecure" in problem:
-            problem += " (ACUMBAMAIL_ALLOW_INSECURE)"
-        raise ConfigError(key, problem) from None
+    names = {field: used.get(field) or _missing_key(field, used) for field in RelayConfig.field_names()}
+    return config_from_settings(values, names)
 
 
 #: Flask-Mail's key for a RelayConfig field, named when that field is missing in a Flask-Mail setup.

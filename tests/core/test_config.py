@@ -105,3 +105,18 @@ def test_replace_revalidates_and_reapplies_the_port_table() -> None:
     assert config.replace(port=465, security="starttls").security == "starttls"
     with pytest.raises(ConfigError):
         config.replace(port=-1)
+
+
+def test_config_from_settings_names_the_framework_setting() -> None:
+    from acumbamail_smtp.config import config_from_settings
+
+    names = {"port": "EMAIL_PORT", "security": "EMAIL_USE_TLS", "allow_insecure": "ALLOW_INSECURE"}
+    with pytest.raises(ConfigError) as info:
+        config_from_settings({"port": 0}, names)
+    assert info.value.field == "EMAIL_PORT"
+    with pytest.raises(ConfigError) as info:
+        config_from_settings({"security": "none", "username": "a@b.com", "password": SECRET}, names)
+    assert info.value.field == "EMAIL_USE_TLS"
+    assert "ALLOW_INSECURE = True" in str(info.value)
+    assert SECRET not in str(info.value)
+    assert config_from_settings({"port": 465}, names).security == "tls"
