@@ -4,8 +4,7 @@ of every message.
 Everything public is importable from here; each name lives in a module named for what it holds.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .aio import AsyncMailer
 from .categories import CATEGORY_HEADER, validate_category
@@ -28,6 +27,7 @@ from .errors import (
     WebhookTooLarge,
 )
 from .events import Event, EventType
+from .lazy import lazy_exports
 from .message import Attachment, Message, PreparedMessage, prepare
 from .result import Reply, SendResult
 from .store import (
@@ -53,17 +53,11 @@ if TYPE_CHECKING:
     from .templates import Rendered, Renderer, import_acumbamail, render, render_message
 
 #: Names loaded on first use: the template support imports jinja2, which most senders never need.
-_LAZY = {name: "templates" for name in
+_LAZY = {name: ".templates" for name in
          ("Rendered", "Renderer", "import_acumbamail", "render", "render_message")}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __version__ = "0.1.0"

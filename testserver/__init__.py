@@ -11,8 +11,9 @@ plugin loads everywhere.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from acumbamail_smtp.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .records import ReceivedMessage
@@ -24,13 +25,7 @@ __all__ = ["FakeRelay", "ReceivedMessage", "WebhookDelivery"]
 _HOMES = {"FakeRelay": ".relay", "ReceivedMessage": ".records", "WebhookDelivery": ".webhooks"}
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

@@ -13,8 +13,9 @@ fastapi-mail interoperability and test helpers.
         return {"status": result.status}
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from acumbamail_smtp.lazy import lazy_exports
 
 from .background import send_in_background
 from .dependencies import MailerDep, StoreDep, acumbamail_lifespan, get_event_store, get_mailer
@@ -28,16 +29,10 @@ if TYPE_CHECKING:
     from .interop import AcumbamailFastMail, from_fastapi_mail, message_from_schema
 
 #: Loaded on first use, so the dependency works without fastapi-mail installed.
-_LAZY = {name: "interop" for name in ("AcumbamailFastMail", "from_fastapi_mail", "message_from_schema")}
+_LAZY = {name: ".interop" for name in ("AcumbamailFastMail", "from_fastapi_mail", "message_from_schema")}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
