@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import django
 import pytest
@@ -55,3 +59,30 @@ def use_relay(settings: Any, relay: Any) -> Any:
     for name, value in relay_settings(relay).items():
         setattr(settings, name, value)
     return relay
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def live_app() -> Iterator[str]:
+    """The Django project on 127.0.0.1 (a free port) behind the standard library's WSGI server,
+    one thread a request (Flask's werkzeug is not installed in the Django session)."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    server = make_server("127.0.0.1", 0, WSGIHandler(), server_class=_ThreadingWSGIServer,
+                         handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

@@ -4,10 +4,7 @@ message to that address is not sent."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from acumbamail_smtp import Event, EventType, RecipientsRefused
@@ -15,28 +12,8 @@ from acumbamail_smtp.integrations.django import AcumbamailMessage, tracking
 from acumbamail_smtp.integrations.django.models import Suppression
 from acumbamail_smtp.integrations.django.testing import relay_settings
 from django.core import mail
-from django.core.handlers.wsgi import WSGIHandler
 
 from tests.django.settings import WEBHOOK_TOKEN
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def live_app() -> Iterator[str]:
-    """The Django project served over HTTP on 127.0.0.1 (a free port) from a thread."""
-    server: WSGIServer = make_server("127.0.0.1", 0, WSGIHandler(), handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 @pytest.mark.django_db(transaction=True)  # the server thread must see what the test commits

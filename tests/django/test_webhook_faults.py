@@ -5,17 +5,13 @@ over real HTTP with nothing lost."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from acumbamail_smtp import SQLiteEventStore
 from acumbamail_smtp.integrations.django.models import Event as EventRow
-from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 
 from tests.django.settings import WEBHOOK_TOKEN
@@ -68,31 +64,6 @@ def test_a_locked_store_answers_503_with_retry_after_then_the_retry_stores_once(
     assert client.post(URL, body, content_type="application/json").json()["duplicates"] == 2
     assert sorted(e.recipient for e in store.events()) == ["ana@example.com", "gone@example.com"]
     assert store.suppressed(["gone@example.com", "ana@example.com"]) == {"gone@example.com", "ana@example.com"}
-
-
-class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def live_app() -> Iterator[str]:
-    """The Django project on 127.0.0.1 behind the standard library's WSGI server, one thread a
-    request (Flask's werkzeug is not installed in the Django session)."""
-    server = make_server("127.0.0.1", 0, WSGIHandler(), server_class=ThreadingWSGIServer,
-                         handler_class=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 @pytest.mark.django_db(transaction=True)  # the server threads must see and write the real tables
