@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from acumbamail_smtp import reports
-from acumbamail_smtp.reports import ReportFilter, recipients_sql, summary_sql
-from acumbamail_smtp.store import SQLiteEventStore
+from acumbamail_smtp.reports.queries import ReportFilter, recipients_sql, summary_sql
+from acumbamail_smtp.store.sqlite import SQLiteEventStore
 
 POSTGRES_ENV = "ACUMBAMAIL_TEST_POSTGRES_URL"
 START = datetime(2024, 4, 1, tzinfo=UTC)
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             results["sqlite"] = timings
     url = os.environ.get(POSTGRES_ENV)
     if url and not args.no_postgres:
-        from acumbamail_smtp.store_sqlalchemy import SQLAlchemyEventStore
+        from acumbamail_smtp.store.sqlalchemy import SQLAlchemyEventStore
         from sqlalchemy import create_engine, text
 
         schema = f"acm_bench_{uuid.uuid4().hex[:10]}"

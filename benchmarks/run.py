@@ -184,7 +184,7 @@ def micro_templates(seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "order.html").write_text(template)
         try:
-            from acumbamail_smtp.templates import Renderer
+            from acumbamail_smtp.templates.renderer import Renderer
 
             renderer = Renderer(tmp)
             n, start = 0, time.perf_counter()

@@ -6,10 +6,7 @@ Everything public is importable from here; each name lives in a module named for
 
 from typing import TYPE_CHECKING
 
-from .aio import AsyncMailer
-from .categories import CATEGORY_HEADER, validate_category
 from .config import RelayConfig, security_for_port
-from .diagnostics import CheckReport, check_relay
 from .errors import (
     AcumbamailError,
     AuthenticationError,
@@ -28,9 +25,13 @@ from .errors import (
 )
 from .events import Event, EventType
 from .lazy import lazy_exports
-from .message import Attachment, Message, PreparedMessage, prepare
+from .message.categories import CATEGORY_HEADER, validate_category
+from .message.model import Attachment, Message, PreparedMessage, prepare
 from .result import Reply, SendResult
-from .store import (
+from .smtp.aio import AsyncMailer
+from .smtp.diagnostics import CheckReport, check_relay
+from .smtp.sync import Mailer
+from .store.sqlite import (
     BatchedSendStore,
     EventStore,
     SendRecord,
@@ -39,9 +40,8 @@ from .store import (
     StoreOutcome,
     open_store,
 )
-from .suppression import Suppression, SuppressionPolicy, apply_suppression
-from .transport import Mailer
-from .webhooks import (
+from .store.suppression import Suppression, SuppressionPolicy, apply_suppression
+from .webhooks.receiver import (
     WebhookReceiver,
     WebhookResponse,
     WebhookVerifier,
@@ -50,7 +50,7 @@ from .webhooks import (
 )
 
 if TYPE_CHECKING:
-    from .templates import Rendered, Renderer, import_acumbamail, render, render_message
+    from .templates.renderer import Rendered, Renderer, import_acumbamail, render, render_message
 
 #: Names loaded on first use: the template support imports jinja2, which most senders never need.
 _LAZY = {name: ".templates" for name in

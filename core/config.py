@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-from .categories import validate_category
 from .errors import ConfigError
+from .message.categories import validate_category
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -112,7 +112,7 @@ class RelayConfig:
         if self.retry_backoff < 0 or self.retry_backoff_max < 0:
             raise ConfigError("retry_backoff", "must not be negative")
         if self.default_from is not None:
-            from .addresses import parse_address
+            from .message.addresses import parse_address
 
             try:
                 parse_address(self.default_from, "default_from")

@@ -17,7 +17,7 @@ from email.utils import parseaddr
 from enum import StrEnum
 from typing import Any
 
-from .addresses import idna_domain
+from .message.addresses import idna_domain
 
 
 class EventType(StrEnum):

@@ -1,4 +1,6 @@
-"""``acumbamail-smtp testserver``: run the fake relay in the foreground for local development."""
+"""``acumbamail-smtp testserver`` runs the fake relay in the foreground for local development;
+``acumbamail-smtp demo`` shows the library end to end against it. Found through the
+``acumbamail_smtp.commands`` entry point, so the core's command line never names the test server."""
 
 from __future__ import annotations
 
@@ -34,6 +36,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tls-port", type=_port, default=0, help="implicit TLS port (default: any free)")
     parser.add_argument("--http-port", type=_port, default=0, help="web UI and API port (default: any free)")
     parser.set_defaults(func=run)
+
+    demo = subparsers.add_parser(
+        "demo", help="start a local fake relay, send through it, and show what it received")
+    demo.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import run as run_demo_loop
+
+    return run_demo_loop()
 
 
 def _port(value: str) -> int:

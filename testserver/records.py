@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, cast
 
-from acumbamail_smtp.categories import CATEGORY_HEADER
+from acumbamail_smtp.message.categories import CATEGORY_HEADER
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ from typing import Any
 
 import django
 from acumbamail_smtp.errors import AuthenticationError, ConnectionFailed, RecipientsRefused, SendError
-from acumbamail_smtp.message import PreparedMessage
+from acumbamail_smtp.message.model import PreparedMessage
 from acumbamail_smtp.result import SendResult
-from acumbamail_smtp.store import BatchedSendStore, EventStore
-from acumbamail_smtp.transport import Mailer
+from acumbamail_smtp.smtp.sync import Mailer
+from acumbamail_smtp.store.sqlite import BatchedSendStore, EventStore
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 

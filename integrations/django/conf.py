@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from acumbamail_smtp.categories import validate_category
 from acumbamail_smtp.config import RelayConfig, config_from_settings, parse_bool
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.store import EventStore
+from acumbamail_smtp.message.categories import validate_category
+from acumbamail_smtp.store.sqlite import EventStore
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured

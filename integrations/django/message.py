@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import django
-from acumbamail_smtp.categories import CATEGORY_HEADER, validate_category
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import InvalidMessage
-from acumbamail_smtp.message import PreparedMessage, prepare_raw
+from acumbamail_smtp.message.categories import CATEGORY_HEADER, validate_category
+from acumbamail_smtp.message.model import PreparedMessage, prepare_raw
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.utils.encoding import force_str
 

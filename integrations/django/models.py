@@ -1,5 +1,5 @@
 """The event store's tables in the project's database: sends, events and suppressions, the same
-logical schema as the core's SQLite store (see :mod:`acumbamail_smtp.store`).
+logical schema as the core's SQLite store (see :mod:`acumbamail_smtp.store.sqlite`).
 
 Addresses are stored normalized (lower case, IDNA domain); times are UTC.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.store import check_address
-from acumbamail_smtp.suppression import SUPPRESSION_REASONS
+from acumbamail_smtp.store.sqlite import check_address
+from acumbamail_smtp.store.suppression import SUPPRESSION_REASONS
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -33,7 +33,7 @@ class Send(models.Model):
     queue_id: OptChars = models.CharField(max_length=255, null=True, blank=True)
     category: OptChars = models.CharField(max_length=255, null=True, blank=True)
     sent_at: Time = models.DateTimeField()
-    #: One of ``acumbamail_smtp.store.SEND_STATUSES`` ("sent", "refused", "suppressed").
+    #: One of ``acumbamail_smtp.store.sqlite.SEND_STATUSES`` ("sent", "refused", "suppressed").
     status: Chars = models.CharField(max_length=16)
     reply_code: OptInt = models.IntegerField(null=True, blank=True)
     reply_text: OptText = models.TextField(null=True, blank=True)

@@ -20,15 +20,15 @@ from collections.abc import Callable
 from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports import (
+from acumbamail_smtp.reports.html import RESPONSE_HEADERS, csv_filename, render_report, served_links
+from acumbamail_smtp.reports.queries import (
     ReportFilter,
     recipients_csv,
     recipients_document,
     report_document,
     resolve_store,
 )
-from acumbamail_smtp.reports_html import RESPONSE_HEADERS, csv_filename, render_report, served_links
-from acumbamail_smtp.store import open_store
+from acumbamail_smtp.store.sqlite import open_store
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse

@@ -1,7 +1,7 @@
 """``DjangoEventStore``: the core's :class:`~acumbamail_smtp.EventStore` on the Django ORM, in the
 project's own database (the models of this app), so webhooks, suppression and the admin share it.
 
-Same behaviour as the core stores, join rule included (see :mod:`acumbamail_smtp.store`), and
+Same behaviour as the core stores, join rule included (see :mod:`acumbamail_smtp.store.sqlite`), and
 the same set-based work per webhook post, in one ``transaction.atomic`` block, with the core's
 helpers. Duplicate events are skipped by ``event_id``, exactly: an event a concurrent post stored
 first is reported as a duplicate by both, never as new twice.
@@ -16,7 +16,7 @@ from typing import Any
 
 from acumbamail_smtp.events import Event, EventType, normalize_address
 from acumbamail_smtp.result import SendResult
-from acumbamail_smtp.store import (
+from acumbamail_smtp.store.sqlite import (
     JOIN_SKEW,
     PAGE_SIZE,
     SendRecord,
@@ -30,7 +30,7 @@ from acumbamail_smtp.store import (
     send_rows,
     split_duplicates,
 )
-from acumbamail_smtp.suppression import Suppression, validate_reason
+from acumbamail_smtp.store.suppression import Suppression, validate_reason
 from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
@@ -257,7 +257,7 @@ class DjangoEventStore:
         return str(connections[router.db_for_read(models.Send)].vendor)
 
     def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports`): ``{sends}``,
+        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports.queries`): ``{sends}``,
         ``{events}`` and ``{suppressions}`` name this app's tables, ``:name`` marks a parameter;
         datetime parameters are bound as Django stores them."""
         connection = connections[router.db_for_read(models.Send)]

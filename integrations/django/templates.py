@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from acumbamail_smtp.errors import InvalidMessage, TemplateError
-from acumbamail_smtp.templates import Rendered, Renderer
+from acumbamail_smtp.templates.renderer import Rendered, Renderer
 from django.template import Context, TemplateDoesNotExist
 from django.template import Template as DjangoTemplate
 from django.template.loader import get_template, render_to_string

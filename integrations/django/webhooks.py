@@ -13,7 +13,7 @@ from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.events import Event
-from acumbamail_smtp.webhooks import WebhookReceiver, WebhookResponse, receiver_from_settings
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookResponse, receiver_from_settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.signals import setting_changed
 from django.dispatch import receiver

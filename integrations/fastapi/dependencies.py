@@ -7,7 +7,7 @@ from typing import Annotated
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.store import EventStore, open_store
+from acumbamail_smtp.store.sqlite import EventStore, open_store
 from fastapi import Depends, FastAPI, Request
 
 from .mailer import FastAPIMailer, close_shared_mailers
@@ -51,7 +51,7 @@ async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None 
                                        store=store, template_folder=folder)
         receiver = None
         if store is not None and settings is not None and settings.webhook_options():
-            from acumbamail_smtp.webhooks import receiver_from_settings
+            from acumbamail_smtp.webhooks.receiver import receiver_from_settings
 
             receiver = receiver_from_settings(store, settings.webhook_options())  # checked at startup
         state = {MAILER_STATE: mailer, STORE_STATE: store, SETTINGS_STATE: settings,

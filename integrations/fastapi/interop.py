@@ -21,14 +21,14 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-from acumbamail_smtp.addresses import parse_address
-from acumbamail_smtp.categories import CATEGORY_HEADER
 from acumbamail_smtp.config import RelayConfig, config_from_settings
 from acumbamail_smtp.errors import ConfigError, InvalidMessage
-from acumbamail_smtp.message import Attachment, Message, PreparedMessage, prepare
+from acumbamail_smtp.message.addresses import parse_address
+from acumbamail_smtp.message.categories import CATEGORY_HEADER
+from acumbamail_smtp.message.model import Attachment, Message, PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
-from acumbamail_smtp.store import EventStore
-from acumbamail_smtp.templates import Renderer
+from acumbamail_smtp.store.sqlite import EventStore
+from acumbamail_smtp.templates.renderer import Renderer
 from fastapi_mail import ConnectionConfig, MessageSchema
 
 from .mailer import FastAPIMailer, shared_mailer

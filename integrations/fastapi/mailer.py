@@ -10,15 +10,15 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
-from acumbamail_smtp.aio import AsyncMailer
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import InvalidMessage
-from acumbamail_smtp.message import Message
+from acumbamail_smtp.message.model import Message
 from acumbamail_smtp.result import SendResult
+from acumbamail_smtp.smtp.aio import AsyncMailer
 
 if TYPE_CHECKING:
-    from acumbamail_smtp.store import EventStore
-    from acumbamail_smtp.templates import Renderer
+    from acumbamail_smtp.store.sqlite import EventStore
+    from acumbamail_smtp.templates.renderer import Renderer
     from fastapi_mail import MessageSchema
 
 #: What the mailer sends: a core Message or a fastapi-mail MessageSchema.
@@ -41,7 +41,7 @@ class FastAPIMailer(AsyncMailer):
     def renderer(self) -> Renderer:
         """The template renderer for ``template_folder`` (built on first use)."""
         if self._renderer is None:
-            from acumbamail_smtp.templates import Renderer
+            from acumbamail_smtp.templates.renderer import Renderer
 
             self._renderer = Renderer(self.template_folder or ())
         return self._renderer

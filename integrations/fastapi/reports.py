@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports import (
+from acumbamail_smtp.reports.html import RESPONSE_HEADERS, csv_filename, render_report, served_links
+from acumbamail_smtp.reports.queries import (
     ReportFilter,
     recipients_csv,
     recipients_document,
     report_document,
     resolve_store,
 )
-from acumbamail_smtp.reports_html import RESPONSE_HEADERS, csv_filename, render_report, served_links
 from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse

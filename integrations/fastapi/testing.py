@@ -7,9 +7,9 @@ import os
 from collections.abc import Iterator
 
 from acumbamail_smtp.config import RelayConfig
-from acumbamail_smtp.message import Message, PreparedMessage
+from acumbamail_smtp.message.model import Message, PreparedMessage
 from acumbamail_smtp.result import Reply, SendResult
-from acumbamail_smtp.store import EventStore
+from acumbamail_smtp.store.sqlite import EventStore
 from fastapi import FastAPI, Request
 
 from .dependencies import MAILER_STATE, get_mailer

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from acumbamail_smtp.errors import AcumbamailError, ConfigError
 from acumbamail_smtp.events import Event, EventType, event_type_for
-from acumbamail_smtp.store import EventStore
-from acumbamail_smtp.webhooks import WebhookReceiver, WebhookResponse, receiver_from_settings
+from acumbamail_smtp.store.sqlite import EventStore
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookResponse, receiver_from_settings
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
-from acumbamail_smtp.diagnostics import check_relay
 from acumbamail_smtp.errors import AcumbamailError, InvalidMessage
-from acumbamail_smtp.message import Message as CoreMessage
+from acumbamail_smtp.message.model import Message as CoreMessage
+from acumbamail_smtp.smtp.diagnostics import check_relay
 from flask.cli import AppGroup
 
 from .extension import Acumbamail, _app_and_state

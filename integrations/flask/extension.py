@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import AcumbamailError, ConfigError, InvalidMessage, SendError
-from acumbamail_smtp.message import Message as CoreMessage
-from acumbamail_smtp.message import PreparedMessage, prepare
+from acumbamail_smtp.message.model import Message as CoreMessage
+from acumbamail_smtp.message.model import PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
-from acumbamail_smtp.store import DEFAULT_STORE_PATH, EventStore, open_store
-from acumbamail_smtp.transport import Mailer
+from acumbamail_smtp.smtp.sync import Mailer
+from acumbamail_smtp.store.sqlite import DEFAULT_STORE_PATH, EventStore, open_store
 from flask import Blueprint, Flask, current_app, has_app_context
 
 from .message import Message, to_core_message
@@ -28,8 +28,8 @@ from .settings import SEND_KEYS, SendSettings, logger, send_settings, template_f
 from .signals import email_dispatched
 
 if TYPE_CHECKING:
-    from acumbamail_smtp.templates import Renderer
-    from acumbamail_smtp.webhooks import WebhookReceiver
+    from acumbamail_smtp.templates.renderer import Renderer
+    from acumbamail_smtp.webhooks.receiver import WebhookReceiver
 
 EXTENSION_KEY = "acumbamail"
 AnyMessage: TypeAlias = Message | CoreMessage
@@ -321,7 +321,7 @@ class Acumbamail:
     def send_template(self, name: str, context: Mapping[str, Any] | None = None, *,
                       to: str | Sequence[str], category: str | None = None,
                       **fields: Any) -> SendResult:
-        """Render template ``name`` (see :mod:`acumbamail_smtp.templates`) and send it.
+        """Render template ``name`` (see :mod:`acumbamail_smtp.templates.renderer`) and send it.
 
         Templates are looked up in the app's template folders (and its blueprints'), then in
         ``ACUMBAMAIL_TEMPLATE_FOLDERS``, then among the starter templates; the app's Jinja
@@ -332,7 +332,7 @@ class Acumbamail:
 
     def renderer(self) -> Renderer:
         """The current app's template :class:`~acumbamail_smtp.Renderer` (built once)."""
-        from acumbamail_smtp.templates import Renderer
+        from acumbamail_smtp.templates.renderer import Renderer
 
         app, state = _app_and_state("acumbamail.renderer()")
         folders = template_folders(app.config, app.root_path)

@@ -12,10 +12,10 @@ from datetime import datetime
 from mimetypes import guess_type
 from typing import TYPE_CHECKING, Any
 
-from acumbamail_smtp.addresses import parse_address
 from acumbamail_smtp.errors import InvalidMessage
-from acumbamail_smtp.message import Attachment as CoreAttachment
-from acumbamail_smtp.message import Message as CoreMessage
+from acumbamail_smtp.message.addresses import parse_address
+from acumbamail_smtp.message.model import Attachment as CoreAttachment
+from acumbamail_smtp.message.model import Message as CoreMessage
 
 from .settings import format_address
 

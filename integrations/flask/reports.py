@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports import (
+from acumbamail_smtp.reports.html import RESPONSE_HEADERS, csv_filename, render_report, served_links
+from acumbamail_smtp.reports.queries import (
     ReportFilter,
     recipients_csv,
     recipients_document,
     report_document,
     resolve_store,
 )
-from acumbamail_smtp.reports_html import RESPONSE_HEADERS, csv_filename, render_report, served_links
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.events import Event
-from acumbamail_smtp.webhooks import WebhookReceiver, receiver_from_settings
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver, receiver_from_settings
 from flask import Blueprint, Flask, Response, current_app, request
 
 from .settings import webhook_key, webhook_settings

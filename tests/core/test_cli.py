@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from acumbamail_smtp.cli import main
+from acumbamail_smtp.cli.main import main
 from acumbamail_smtp.testserver import FakeRelay
 
 from .conftest import PASSWORD, USERNAME

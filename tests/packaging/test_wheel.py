@@ -66,11 +66,12 @@ def test_wheel_ships_type_marker_and_data(wheel: Path) -> None:
     assert "acumbamail_smtp/integrations/django/__init__.py" in names
     assert "acumbamail_smtp/testserver/__init__.py" in names
     assert not any(n.startswith(("core/", "tests/", "integrations/")) for n in names)
-    starter = [n for n in names if n.startswith("acumbamail_smtp/starter_templates/")]
+    starter = [n for n in names if n.startswith("acumbamail_smtp/templates/starters/")]
     assert starter, "starter templates missing from the wheel"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "acumbamail-smtp = acumbamail_smtp.cli:main" in text
+    assert "testserver = acumbamail_smtp.testserver.cli" in text
     assert "acumbamail_smtp.testserver.pytest_plugin" in text
 
 

@@ -11,10 +11,10 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
-from acumbamail_smtp import fastmime
-from acumbamail_smtp.addresses import ParsedAddress, idna_domain
-from acumbamail_smtp.message import Attachment, Message, prepare, resolve_headers
-from acumbamail_smtp.mime import serialize, serialize_stdlib
+from acumbamail_smtp.message import fastmime
+from acumbamail_smtp.message.addresses import ParsedAddress, idna_domain
+from acumbamail_smtp.message.mime import serialize, serialize_stdlib
+from acumbamail_smtp.message.model import Attachment, Message, prepare, resolve_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

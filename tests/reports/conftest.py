@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from acumbamail_smtp import Mailer, Message, SendResult, SQLiteEventStore, WebhookReceiver, WebhookVerifier
-from acumbamail_smtp.store import EventStore
+from acumbamail_smtp.store.sqlite import EventStore
 from acumbamail_smtp.testserver import FakeRelay
 
 from tests.browser import browser  # noqa: F401 (the shared headless Chromium fixture)
@@ -31,7 +31,7 @@ def addr(name: str) -> str:
     return f"{name}@example.org"
 
 
-#: Expected counts, by the definitions in acumbamail_smtp.reports (see run_scenario).
+#: Expected counts, by the definitions in acumbamail_smtp.reports.queries (see run_scenario).
 EXPECTED = {
     None: dict(sent=9, delivered=7, opened=4, opens=5, unopened=3, clicked=3, clicks=4,
                hard_bounces=1, soft_bounces=1, complaints=1, refused=1, suppressed=1),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from acumbamail_smtp import SQLiteEventStore, reports
-from acumbamail_smtp.reports_html import render_report
+from acumbamail_smtp.reports.html import render_report
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from acumbamail_smtp import Reply, SendResult, SQLiteEventStore
-from acumbamail_smtp.cli import main
-from acumbamail_smtp.reports_cli import format_table
+from acumbamail_smtp.cli.main import main
+from acumbamail_smtp.cli.reports import format_table
 
 from tests.reports.conftest import BY_STATUS, EXPECTED, addr
 

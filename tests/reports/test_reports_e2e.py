@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from acumbamail_smtp import reports
-from acumbamail_smtp.reports import STATUSES, Summary
-from acumbamail_smtp.store import EventStore, SQLiteEventStore
-from acumbamail_smtp.store_sqlalchemy import SQLAlchemyEventStore
+from acumbamail_smtp.reports.queries import STATUSES, Summary
+from acumbamail_smtp.store.sqlalchemy import SQLAlchemyEventStore
+from acumbamail_smtp.store.sqlite import EventStore, SQLiteEventStore
 
 from tests.reports.conftest import BY_STATUS, EXPECTED, LAST_STATUS, URL1, URL2, addr, run_scenario
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from acumbamail_smtp import ConfigError, Event, EventType, Reply, SendResult, SQLiteEventStore, reports
+from acumbamail_smtp.reports import queries
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
@@ -114,8 +115,8 @@ class CountingStore:
 
 
 def test_the_csv_is_streamed_page_by_page(store: SQLiteEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reports, "EXPORT_PAGE", 10)
-    monkeypatch.setattr(reports, "CSV_CHUNK_ROWS", 10)
+    monkeypatch.setattr(queries, "EXPORT_PAGE", 10)
+    monkeypatch.setattr(queries, "CSV_CHUNK_ROWS", 10)
     store.record_sends([result(n) for n in range(45)])
     counting = CountingStore(store)
     chunks = reports.recipients_csv(counting)

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from acumbamail_smtp.cli import main
-from acumbamail_smtp.templates import render
+from acumbamail_smtp.cli.main import main
+from acumbamail_smtp.templates.renderer import render
 
 from tests.browser import Browser
 from tests.templates.starter_contexts import STARTER_CONTEXTS

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from acumbamail_smtp.cli import main
-from acumbamail_smtp.templates import render
+from acumbamail_smtp.cli.main import main
+from acumbamail_smtp.templates.renderer import render
 
 EXPORT = """<html><head><title>Tu pedido *|ORDER_ID|*</title></head>
 <body><p>Hola *|FIRST_NAME|* {{ literal }}</p><a href="*|UNSUBSCRIBE_URL|*">Baja</a></body></html>

@@ -10,8 +10,8 @@ from typing import Any
 
 import css_inline
 import pytest
-from acumbamail_smtp import templates
-from acumbamail_smtp.templates import Renderer, render
+from acumbamail_smtp.templates import renderer as templates
+from acumbamail_smtp.templates.renderer import Renderer, render
 
 STYLED = """{% block subject %}Styled{% endblock %}
 {% block html %}<!DOCTYPE html><html lang="en"><head>

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from acumbamail_smtp.html_text import html_to_text
+from acumbamail_smtp.templates.html_text import html_to_text
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><title>Not in the text</title>

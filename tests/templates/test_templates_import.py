@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 import pytest
 from acumbamail_smtp import TemplateError
-from acumbamail_smtp.templates import Renderer, import_acumbamail, render
+from acumbamail_smtp.templates.renderer import Renderer, import_acumbamail, render
 
 EXPORT = """<!DOCTYPE html>
 <html><head><title>Hola *|FIRST_NAME|* &amp; welcome</title>

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 import pytest
 from acumbamail_smtp import ConfigError, InvalidMessage, Message, TemplateError, prepare
-from acumbamail_smtp.templates import Rendered, Renderer, render, render_message
+from acumbamail_smtp.templates.renderer import Rendered, Renderer, render, render_message
 
 
 def write(folder: Path, name: str, source: str) -> Path:

@@ -7,8 +7,9 @@ from email import message_from_bytes, policy
 from html.parser import HTMLParser
 
 import pytest
-from acumbamail_smtp import TemplateError, prepare, templates
-from acumbamail_smtp.templates import STARTER_DIR, render, render_message
+from acumbamail_smtp import TemplateError, prepare
+from acumbamail_smtp.templates import renderer as templates
+from acumbamail_smtp.templates.renderer import STARTER_DIR, render, render_message
 
 from tests.templates.starter_contexts import STARTER_CONTEXTS
 

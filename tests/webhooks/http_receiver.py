@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from acumbamail_smtp.webhook_server import WebhookServer
+from acumbamail_smtp.webhooks.server import WebhookServer
 
 
 class WebhookHTTPServer(WebhookServer):

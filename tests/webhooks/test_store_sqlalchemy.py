@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from acumbamail_smtp import ConfigError, EventType, SQLiteEventStore, open_store
-from acumbamail_smtp.store_sqlalchemy import SQLAlchemyEventStore
+from acumbamail_smtp.store.sqlalchemy import SQLAlchemyEventStore
 from sqlalchemy import inspect
 
 from tests.webhooks.helpers import event, send_result

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from acumbamail_smtp import ConfigError, EventType, SQLiteEventStore, open_store
-from acumbamail_smtp.store import SCHEMA_VERSION
+from acumbamail_smtp.store.sqlite import SCHEMA_VERSION
 
 from tests.webhooks.helpers import event, send_result
 from tests.webhooks.store_contract import EventStoreContract, StoreFactory

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from acumbamail_smtp import ConfigError, EventType
-from acumbamail_smtp.webhook_api import AcumbamailAPI, ApiError, webhook_events
+from acumbamail_smtp.webhooks.api import AcumbamailAPI, ApiError, webhook_events
 
 from tests.webhooks.fake_api import GOOD_TOKEN, FakeAcumbamailAPI
 

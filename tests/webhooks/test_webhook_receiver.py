@@ -24,7 +24,7 @@ from acumbamail_smtp import (
     WebhookVerifier,
     receiver_from_settings,
 )
-from acumbamail_smtp.store import StoreOutcome
+from acumbamail_smtp.store.sqlite import StoreOutcome
 
 from tests.webhooks.helpers import TOKEN, acumba, batch, send_result
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from acumbamail_smtp import SQLiteEventStore
-from acumbamail_smtp.cli import main
+from acumbamail_smtp.cli.main import main
 
 from tests.webhooks.fake_api import GOOD_TOKEN, FakeAcumbamailAPI
 

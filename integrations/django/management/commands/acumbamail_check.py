@@ -6,7 +6,7 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
-from acumbamail_smtp.diagnostics import check_relay
+from acumbamail_smtp.smtp.diagnostics import check_relay
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import BaseCommand, CommandError
 

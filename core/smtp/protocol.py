@@ -19,10 +19,10 @@ import socket
 from collections.abc import Callable, Generator
 from typing import IO
 
-from .errors import PermanentError
-from .message import PreparedMessage
+from ..errors import PermanentError
+from ..message.model import PreparedMessage
+from ..result import Reply, SendResult
 from .replies import CLOSING_CODES, error_for_reply
-from .result import Reply, SendResult
 
 Exchange = Generator[bytes | None, Reply | None, SendResult]
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-from .webhooks import WebhookReceiver, WebhookResponse
+from .receiver import WebhookReceiver, WebhookResponse
 
 #: Seconds a connection may stay silent (request line, headers or body) before it is dropped.
 DEFAULT_TIMEOUT = 30.0

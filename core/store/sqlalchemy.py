@@ -1,9 +1,9 @@
 """The event store on any database SQLAlchemy 2 speaks (Core, no ORM): PostgreSQL for
 applications spread over several machines, SQLite for one.
 
-Same tables, indexes and behaviour as :class:`~acumbamail_smtp.store.SQLiteEventStore` (on SQLite
+Same tables, indexes and behaviour as :class:`~acumbamail_smtp.store.sqlite.SQLiteEventStore` (on SQLite
 both can open the same file), including the join rule documented in
-:mod:`acumbamail_smtp.store`. Duplicate events are kept out by the unique constraint on
+:mod:`acumbamail_smtp.store.sqlite`. Duplicate events are kept out by the unique constraint on
 ``event_id`` with ``INSERT ... ON CONFLICT DO NOTHING``, so several receivers may store the same
 event concurrently and exactly one row results.
 """
@@ -47,10 +47,10 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import ColumnElement, Select
 
-from .errors import ConfigError
-from .events import Event, EventType, normalize_address
-from .result import SendResult
-from .store import (
+from ..errors import ConfigError
+from ..events import Event, EventType, normalize_address
+from ..result import SendResult
+from .sqlite import (
     JOIN_SKEW,
     PAGE_SIZE,
     SCHEMA_VERSION,
@@ -150,7 +150,7 @@ def build_tables(schema: str | None = None) -> tuple[MetaData, Table, Table, Tab
 
 
 class SQLAlchemyEventStore:
-    """An :class:`~acumbamail_smtp.store.EventStore` on a SQLAlchemy engine.
+    """An :class:`~acumbamail_smtp.store.sqlite.EventStore` on a SQLAlchemy engine.
 
     ``url_or_engine`` is a URL (``postgresql+psycopg://user:pw@host/db``, ``sqlite:///path``) or an
     :class:`~sqlalchemy.engine.Engine` you own (then ``close()`` leaves it open). ``schema`` puts
@@ -407,7 +407,7 @@ class SQLAlchemyEventStore:
         return str(self.engine.dialect.name)
 
     def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports`): ``{sends}``,
+        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports.queries`): ``{sends}``,
         ``{events}`` and ``{suppressions}`` name the tables (schema-qualified), ``:name`` marks a
         parameter; datetime parameters are bound like the timestamp columns."""
         values = dict(params or {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import AuthenticationError, PermanentError, SendError, TransientError
+from ..errors import AuthenticationError, PermanentError, SendError, TransientError
 
 #: Replies that mean the server is closing the connection: reconnect before trying again.
 CLOSING_CODES = frozenset({421})

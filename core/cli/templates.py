@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .templates import STARTER_DIR, SUFFIXES, Renderer, import_acumbamail
+from ..errors import ConfigError
+from ..templates.renderer import STARTER_DIR, SUFFIXES, Renderer, import_acumbamail
 
 #: The two widths a preview shows the HTML at: a phone and a desktop mail client.
 PREVIEW_WIDTHS = (375, 800)

@@ -11,10 +11,10 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 
-from .config import RelayConfig
-from .errors import AcumbamailError
+from ..config import RelayConfig
+from ..errors import AcumbamailError
 from .replies import AUTH_HINT, reply_text
-from .transport import _SMTP, _SMTP_SSL, local_hostname
+from .sync import _SMTP, _SMTP_SSL, local_hostname
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from . import fastmime
 from .addresses import ParsedAddress, idna_domain
 from .categories import CATEGORY_HEADER
-from .message import Attachment, Headers
+from .model import Attachment, Headers
 
 
 def _header_address(address: ParsedAddress, smtputf8: bool) -> Address:
@@ -76,7 +76,7 @@ def serialize(headers: Headers, text: str | None, html: str | None,
               attachments: Sequence[Attachment]) -> bytes:
     """The message as bytes with CRLF line endings, ready for DATA (before dot-stuffing).
 
-    The fast writer (:mod:`acumbamail_smtp.fastmime`) handles the common message; anything it
+    The fast writer (:mod:`acumbamail_smtp.message.fastmime`) handles the common message; anything it
     declines (SMTPUTF8, unusual header text or parts) goes through the standard library's writer.
     """
     data = fastmime.write(headers, text, html, attachments)

@@ -13,13 +13,13 @@ from email.utils import format_datetime, formatdate, make_msgid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ..errors import InvalidMessage
 from .addresses import ParsedAddress, parse_address, parse_address_list
 from .categories import CATEGORY_HEADER, validate_category
-from .errors import InvalidMessage
 
 if TYPE_CHECKING:
-    from .config import RelayConfig
-    from .result import SendResult
+    from ..config import RelayConfig
+    from ..result import SendResult
 
 AddressList = str | Sequence[str] | None
 #: Headers the library writes itself; setting them through ``headers`` is refused.

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ConfigError
-from .events import EVENT_NAMES, Event, EventType, normalize_address
-from .result import SendResult
+from ..errors import ConfigError
+from ..events import EVENT_NAMES, Event, EventType, normalize_address
+from ..result import SendResult
 from .suppression import Suppression, validate_reason
 
 SCHEMA_VERSION = 1
@@ -256,7 +256,7 @@ def open_store(location: str | os.PathLike[str] | None = None) -> EventStore:
         location = os.environ.get(STORE_ENV) or DEFAULT_STORE_PATH
     text = os.fspath(location)
     if "://" in text:
-        from .store_sqlalchemy import SQLAlchemyEventStore
+        from .sqlalchemy import SQLAlchemyEventStore
 
         return SQLAlchemyEventStore(text)
     return SQLiteEventStore(text)
@@ -569,7 +569,7 @@ class SQLiteEventStore:
     dialect = "sqlite"
 
     def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports`): ``{sends}``,
+        """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports.queries`): ``{sends}``,
         ``{events}`` and ``{suppressions}`` name the tables, ``:name`` marks a parameter; datetime
         parameters are bound in the stored format, stored timestamps come back as UTC text."""
         values = {key: _ts(aware(value, key)) if isinstance(value, datetime) else value

@@ -1,7 +1,7 @@
 """The asynchronous transport: :class:`AsyncMailer` keeps a pool of reused ``aiosmtplib`` connections.
 
 The exchange for one message lives in :meth:`AsyncConnection.send`, the async twin of
-:meth:`~acumbamail_smtp.transport.SyncConnection.send`; the retry rules are shared with it.
+:meth:`~acumbamail_smtp.smtp.sync.SyncConnection.send`; the retry rules are shared with it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
-from . import pipelining
-from .config import RelayConfig
-from .errors import (
+from ..config import RelayConfig
+from ..errors import (
     AcumbamailError,
     ConnectionFailed,
     PermanentError,
@@ -25,10 +24,11 @@ from .errors import (
     SendError,
     TransientError,
 )
-from .message import Message, PreparedMessage, prepare
+from ..message.model import Message, PreparedMessage, prepare
+from ..result import SendResult
+from . import protocol
 from .replies import CLOSING_CODES, auth_error, error_for_reply
-from .result import SendResult
-from .transport import (
+from .sync import (
     _trace,
     local_hostname,
     must_reconnect,
@@ -38,7 +38,7 @@ from .transport import (
 )
 
 if TYPE_CHECKING:
-    from .store import SendStore
+    from ..store.sqlite import SendStore
 
 smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
 logger = logging.getLogger("acumbamail_smtp.transport")
@@ -123,23 +123,23 @@ class AsyncConnection:
         """MAIL, RCPT for each recipient, DATA; refused recipients are reported in the result.
 
         Pipelined (RFC 2920) when the relay offers PIPELINING: for the exchange the transport's
-        protocol is swapped for :class:`~acumbamail_smtp.pipelining.ReplyReader` and restored after.
+        protocol is swapped for :class:`~acumbamail_smtp.smtp.protocol.ReplyReader` and restored after.
         """
         smtp = self._smtp
         if smtp is None or smtp.transport is None or smtp.protocol is None:
             raise ConnectionFailed("connection is not open")
-        options = pipelining.mail_options(prepared, smtp.supports_extension)
+        options = protocol.mail_options(prepared, smtp.supports_extension)
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)
         original = transport.get_protocol()
-        reader = pipelining.ReplyReader()
+        reader = protocol.ReplyReader()
         timeout = self.config.timeout
         transport.set_protocol(reader)
         try:
-            steps = pipelining.exchange(prepared, options, pipelining=smtp.supports_extension("pipelining"))
+            steps = protocol.exchange(prepared, options, pipelining=smtp.supports_extension("pipelining"))
             try:
                 trace = _trace if smtp_logger.isEnabledFor(logging.DEBUG) else None
-                result = await pipelining.run_async(steps, transport, reader, timeout, trace)
+                result = await protocol.run_async(steps, transport, reader, timeout, trace)
             except SendError as exc:
                 await self._reset(exc.code or 0, transport, reader)
                 raise
@@ -161,7 +161,7 @@ class AsyncConnection:
         smtp_logger.debug("message %s: %s", prepared.message_id, result.reply)
         return result
 
-    async def _reset(self, code: int, transport: asyncio.Transport, reader: pipelining.ReplyReader) -> None:
+    async def _reset(self, code: int, transport: asyncio.Transport, reader: protocol.ReplyReader) -> None:
         """RSET after a refused transaction; reconnect instead after 421 or if RSET fails."""
         if code in CLOSING_CODES or transport.is_closing():
             self.discard()
@@ -202,7 +202,7 @@ class AsyncMailer:
     def __init__(self, config: RelayConfig | None = None, *, pool_size: int = 4,
                  store: SendStore | None = None) -> None:
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            from .errors import ConfigError
+            from ..errors import ConfigError
 
             raise ConfigError("pool_size", f"must be an integer >= 1, got {pool_size!r}")
         self.config = config if config is not None else RelayConfig.from_env()
@@ -270,7 +270,7 @@ class AsyncMailer:
     async def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
                             category: str | None = None, **fields: Any) -> SendResult:
         """Render template ``name`` with ``context`` and send it."""
-        from .templates import render_message
+        from ..templates.renderer import render_message
 
         return await self.send(render_message(name, context, to=to, category=category, **fields))
 

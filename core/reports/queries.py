@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any, Protocol, runtime_checkable
 
-from .errors import ConfigError
-from .store import aware
+from ..errors import ConfigError
+from ..store.sqlite import aware
 
 #: Recipient statuses a report can be filtered by.
 STATUSES: tuple[str, ...] = ("all", "not_opened", "opened", "clicked", "hard_bounce", "soft_bounce",

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .store import DEFAULT_STORE_PATH, STORE_ENV, EventStore, open_store
-from .suppression import SUPPRESSION_REASONS
+from ..errors import ConfigError
+from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, EventStore, open_store
+from ..store.suppression import SUPPRESSION_REASONS
 
 CSV_COLUMNS = ("address", "reason", "created_at", "event_id")
 
@@ -91,8 +91,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .webhook_server import WebhookServer
-    from .webhooks import receiver_from_settings
+    from ..webhooks.receiver import receiver_from_settings
+    from ..webhooks.server import WebhookServer
 
     settings = {name: os.environ.get(f"ACUMBAMAIL_WEBHOOK_{name.upper()}")
                 for name in ("token", "basic_auth", "signing_secrets", "insecure")}
@@ -122,7 +122,7 @@ def _store(args: argparse.Namespace, *, must_exist: bool) -> Iterator[EventStore
     if args.db_url and args.store:
         raise ConfigError("--db-url", "give either --store or --db-url, not both")
     if args.db_url:
-        from .store_sqlalchemy import SQLAlchemyEventStore
+        from ..store.sqlalchemy import SQLAlchemyEventStore
 
         store: EventStore = SQLAlchemyEventStore(args.db_url)
     else:
@@ -188,7 +188,7 @@ def _write_csv(store: EventStore, handle: IO[str]) -> int:
 
 
 def _api(args: argparse.Namespace) -> Any:
-    from .webhook_api import AcumbamailAPI
+    from ..webhooks.api import AcumbamailAPI
 
     return AcumbamailAPI(args.auth_token, base_url=args.api_base, timeout=args.timeout)
 
@@ -201,7 +201,7 @@ def redact_url(url: str) -> str:
 
 
 def run_configure(args: argparse.Namespace) -> int:
-    from .webhook_api import webhook_events
+    from ..webhooks.api import webhook_events
 
     events = webhook_events(args.events)
     if urlsplit(args.url).scheme == "http":

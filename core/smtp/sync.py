@@ -1,6 +1,6 @@
 """The synchronous transport: :class:`Mailer` holds one ``smtplib`` connection and reuses it.
 
-Two seams keep the internals replaceable: :func:`~acumbamail_smtp.message.prepare` makes the bytes,
+Two seams keep the internals replaceable: :func:`~acumbamail_smtp.message.model.prepare` makes the bytes,
 and :class:`SyncConnection.send` is the whole SMTP exchange for one prepared message.
 """
 
@@ -18,9 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import pipelining
-from .config import RelayConfig
-from .errors import (
+from ..config import RelayConfig
+from ..errors import (
     AcumbamailError,
     ConnectionFailed,
     PermanentError,
@@ -28,12 +27,13 @@ from .errors import (
     SendError,
     TransientError,
 )
-from .message import Message, PreparedMessage, prepare
+from ..message.model import Message, PreparedMessage, prepare
+from ..result import Reply, SendResult
+from . import protocol
 from .replies import CLOSING_CODES, auth_error, error_for_reply, reply_text
-from .result import Reply, SendResult
 
 if TYPE_CHECKING:
-    from .store import SendStore
+    from ..store.sqlite import SendStore
 
 smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
 logger = logging.getLogger("acumbamail_smtp.transport")
@@ -192,7 +192,7 @@ class SyncConnection:
     def send(self, prepared: PreparedMessage) -> SendResult:
         """The SMTP exchange for one message: MAIL, RCPT for each recipient, DATA.
 
-        Pipelined (RFC 2920) when the relay offers PIPELINING, see :mod:`acumbamail_smtp.pipelining`.
+        Pipelined (RFC 2920) when the relay offers PIPELINING, see :mod:`acumbamail_smtp.smtp.protocol`.
         Refused recipients are reported in the result; a reply that refuses the whole message
         raises (``TransientError`` for 4xx, ``PermanentError`` for 5xx).
         """
@@ -200,16 +200,16 @@ class SyncConnection:
         if smtp is None:
             raise ConnectionFailed("connection is not open")
         try:
-            options = pipelining.mail_options(prepared, smtp.has_extn)
+            options = protocol.mail_options(prepared, smtp.has_extn)
             sock = smtp.sock
             if sock is None:
                 raise OSError("socket closed")
             if smtp.file is None:
                 smtp.file = sock.makefile("rb")
             trace = _trace if smtp_logger.isEnabledFor(logging.DEBUG) else None
-            steps = pipelining.exchange(prepared, options, pipelining=smtp.has_extn("pipelining"))
+            steps = protocol.exchange(prepared, options, pipelining=smtp.has_extn("pipelining"))
             try:
-                result = pipelining.run_sync(steps, sock, smtp.file, trace)
+                result = protocol.run_sync(steps, sock, smtp.file, trace)
             except SendError as exc:
                 self._reset_after(exc.code or 0)
                 raise
@@ -235,7 +235,7 @@ class SyncConnection:
         try:
             if smtp.sock is None or smtp.file is None:
                 raise OSError("socket closed")
-            pipelining.command_sync(smtp.sock, smtp.file, b"RSET\r\n")
+            protocol.command_sync(smtp.sock, smtp.file, b"RSET\r\n")
         except OSError:
             self._discard()
 
@@ -347,7 +347,7 @@ class Mailer:
     def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
                       category: str | None = None, **fields: Any) -> SendResult:
         """Render template ``name`` with ``context`` (see :mod:`acumbamail_smtp.templates`) and send it."""
-        from .templates import render_message
+        from ..templates.renderer import render_message
 
         return self.send(render_message(name, context, to=to, category=category, **fields))
 

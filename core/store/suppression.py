@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
-from .events import Event, EventType
+from ..errors import ConfigError
+from ..events import Event, EventType
 
 if TYPE_CHECKING:
-    from .store import EventStore
+    from .sqlite import EventStore
 
 logger = logging.getLogger("acumbamail_smtp.suppression")
 

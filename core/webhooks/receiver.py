@@ -34,11 +34,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from .config import parse_bool
-from .errors import ConfigError, WebhookAuthError, WebhookError, WebhookPayloadError, WebhookTooLarge
-from .events import EVENT_NAME_KEYS, Event, EventType, event_id_from_raw, event_type_for, normalize_address
-from .store import EventStore
-from .suppression import SuppressionPolicy, apply_suppression
+from ..config import parse_bool
+from ..errors import ConfigError, WebhookAuthError, WebhookError, WebhookPayloadError, WebhookTooLarge
+from ..events import EVENT_NAME_KEYS, Event, EventType, event_id_from_raw, event_type_for, normalize_address
+from ..store.sqlite import EventStore
+from ..store.suppression import SuppressionPolicy, apply_suppression
 
 logger = logging.getLogger("acumbamail_smtp.webhooks")
 

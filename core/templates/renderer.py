@@ -13,7 +13,7 @@ and may ``{% extends %}`` a layout that defines some of them (files whose names 
 are layouts and partials by convention). ``html`` is autoescaped; ``subject``
 and ``text`` are not (``Tom & Jerry`` stays as it is), and the subject is collapsed to one line,
 so it can never carry a CR or LF. Without a ``text`` block (or when it renders empty) the text part
-is derived from the HTML (see :mod:`acumbamail_smtp.html_text`). Undefined variables raise
+is derived from the HTML (see :mod:`acumbamail_smtp.templates.html_text`). Undefined variables raise
 :class:`~acumbamail_smtp.TemplateError` naming the variable, the template and the line, before
 anything is sent. The CSS of the HTML is inlined with css-inline (extra ``templates``); ``@media``
 rules stay in a ``<style>`` element so responsive layouts keep working.
@@ -31,7 +31,7 @@ when it is loaded, so such exports can be rendered as they are.
 
 Starter templates
 -----------------
-Shipped in ``starter_templates/``, responsive (one column under 600 px) and accessible; copy one
+Shipped in ``starters/``, responsive (one column under 600 px) and accessible; copy one
 next to your own templates (same name) to change it. Every one takes the layout's variables:
 ``brand_name`` (required), and optionally ``brand_url``, ``logo_url`` (shown with ``brand_name`` as
 alt text), ``logo_width`` (px, default 120), ``lang`` (default ``en``), ``footer_text`` (e.g. your
@@ -63,9 +63,9 @@ from typing import Any
 
 import jinja2
 
-from .errors import ConfigError, InvalidMessage, TemplateError
+from ..errors import ConfigError, InvalidMessage, TemplateError
+from ..message.model import AddressList, Message
 from .html_text import html_to_text
-from .message import AddressList, Message
 
 __all__ = [
     "STARTER_DIR",
@@ -79,7 +79,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The folder of the starter templates; always searched after the application's folders.
-STARTER_DIR = Path(__file__).resolve().with_name("starter_templates")
+STARTER_DIR = Path(__file__).resolve().with_name("starters")
 #: File names tried for a template name given without a suffix, in this order.
 SUFFIXES = (".html", ".html.j2", ".acumbamail.html")
 
@@ -375,7 +375,7 @@ class Renderer:
         if subject is None or html is None:
             block = "subject" if subject is None else "html"
             raise TemplateError(f"template {name!r} has no {{% block {block} %}} (see the file "
-                                "convention in acumbamail_smtp.templates)")
+                                "convention in acumbamail_smtp.templates.renderer)")
         one_line = _one_line(subject)
         if not one_line:
             raise TemplateError(f"template {name!r} renders an empty subject")

@@ -13,14 +13,14 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from .aio import AsyncMailer
-from .config import RelayConfig
-from .errors import RecipientsRefused
-from .message import Message
-from .store import SQLiteEventStore
-from .transport import Mailer
-from .webhook_server import WebhookServer
-from .webhooks import WebhookReceiver, WebhookVerifier
+from acumbamail_smtp.config import RelayConfig
+from acumbamail_smtp.errors import RecipientsRefused
+from acumbamail_smtp.message.model import Message
+from acumbamail_smtp.smtp.aio import AsyncMailer
+from acumbamail_smtp.smtp.sync import Mailer
+from acumbamail_smtp.store.sqlite import SQLiteEventStore
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookVerifier
+from acumbamail_smtp.webhooks.server import WebhookServer
 
 
 def _print(line: str = "") -> None:

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from .errors import AcumbamailError, ConfigError
-from .events import EventType, event_type_for
+from ..errors import AcumbamailError, ConfigError
+from ..events import EventType, event_type_for
 
 DEFAULT_API_BASE = "https://acumbamail.com/api/1/"
 TOKEN_ENV = "ACUMBAMAIL_AUTH_TOKEN"  # noqa: S105 (a variable name, not a secret)

@@ -2,7 +2,7 @@
 
 It covers what applications send (text and/or HTML, inline images, attachments, ASCII addresses
 with any display name) and returns ``None`` for anything unusual (SMTPUTF8, exotic parts, header
-text it cannot encode simply), so :mod:`acumbamail_smtp.mime` can fall back to the standard
+text it cannot encode simply), so :mod:`acumbamail_smtp.message.mime` can fall back to the standard
 library's writer. Encodings only where needed: RFC 2047 for non-ASCII header text, folded lines;
 quoted-printable for non-ASCII or over-long body lines, 7bit otherwise; base64 for attachments.
 Every line ends CRLF and stays within 998 octets (RFC 5322). Dot-stuffing is left to the exchange.
@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from .addresses import ParsedAddress, idna_domain
 from .categories import CATEGORY_HEADER
-from .message import Attachment, Headers
+from .model import Attachment, Headers
 
 #: Lines are folded at this length where the text allows; never longer than MAX_LINE.
 FOLD_AT = 78

@@ -1,4 +1,4 @@
-"""Sub-commands about the relay itself: ``check``, ``send`` and ``demo``."""
+"""Sub-commands about the relay itself: ``check`` and ``send``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import RelayConfig
-from .errors import InvalidMessage
+from ..config import RelayConfig
+from ..errors import InvalidMessage
 
 
 def register(subparsers: Any) -> None:
@@ -30,10 +30,6 @@ def register(subparsers: Any) -> None:
     send.add_argument("--category", help="the Acumbamail category (ACUMBAMAIL-SMTPAPI header)")
     send.add_argument("--attach", action="append", type=Path, default=[], help="file to attach")
     send.set_defaults(func=run_send)
-
-    demo = subparsers.add_parser(
-        "demo", help="start a local fake relay, send through it, and show what it received")
-    demo.set_defaults(func=run_demo)
 
 
 def _connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +57,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .diagnostics import check_relay
+    from ..smtp.diagnostics import check_relay
 
     report = check_relay(config_from_args(args))
     print(report.render())
@@ -69,8 +65,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_send(args: argparse.Namespace) -> int:
-    from .message import Message
-    from .transport import Mailer
+    from ..message.model import Message
+    from ..smtp.sync import Mailer
 
     message = Message(
         from_email=args.from_email,
@@ -96,9 +92,3 @@ def _read_body(path: Path | None, flag: str) -> str | None:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidMessage(f"{flag}: cannot read {str(path)!r} as UTF-8 text: {exc}") from None
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from .demo import run
-
-    return run()

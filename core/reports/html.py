@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from .reports import (
+from .queries import (
     STATUSES,
     ReportFilter,
     Summary,
@@ -52,7 +52,7 @@ _SERIES = (("Sent", "sent", "#455a64"), ("Delivered", "delivered", "#2e7d32"),
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "report_templates"),
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda value: f"{value * 100:.1f}%"
