@@ -41,13 +41,10 @@ from .store.sqlite import (
     open_store,
 )
 from .store.suppression import Suppression, SuppressionPolicy, apply_suppression
-from .webhooks.receiver import (
-    WebhookReceiver,
-    WebhookResponse,
-    WebhookVerifier,
-    parse_events,
-    receiver_from_settings,
-)
+from .webhooks.parse import parse_events
+from .webhooks.receiver import WebhookReceiver, WebhookResponse
+from .webhooks.settings import receiver_from_settings
+from .webhooks.verify import WebhookVerifier
 
 if TYPE_CHECKING:
     from .templates.renderer import Rendered, Renderer, import_acumbamail, render, render_message

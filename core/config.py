@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from .errors import ConfigError
 from .message.categories import validate_category
+from .settings import to_bool, to_int, to_seconds
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -154,7 +155,7 @@ class RelayConfig:
         if (host := get("HOST")) is not None:
             values["host"] = host
         if (port := get("PORT")) is not None:
-            values["port"] = _parse_int("ACUMBAMAIL_PORT", port)
+            values["port"] = to_int("ACUMBAMAIL_PORT", port)
         if (username := get("USERNAME")) is not None:
             values["username"] = username
         secret = get("PASSWORD") or get("AUTH_TOKEN")
@@ -163,7 +164,7 @@ class RelayConfig:
         if (security := get("SECURITY")) is not None:
             values["security"] = security.lower()
         if (timeout := get("TIMEOUT")) is not None:
-            values["timeout"] = _parse_float("ACUMBAMAIL_TIMEOUT", timeout)
+            values["timeout"] = to_seconds("ACUMBAMAIL_TIMEOUT", timeout)
         # DEFAULT_SENDER is the Flask extension's spelling of the same setting
         if (default_from := get("DEFAULT_FROM") or get("DEFAULT_SENDER")) is not None:
             values["default_from"] = default_from
@@ -172,9 +173,9 @@ class RelayConfig:
         if (ca_file := get("CA_FILE")) is not None:
             values["ca_file"] = ca_file
         if (insecure := get("ALLOW_INSECURE")) is not None:
-            values["allow_insecure"] = parse_bool("ACUMBAMAIL_ALLOW_INSECURE", insecure)
+            values["allow_insecure"] = to_bool("ACUMBAMAIL_ALLOW_INSECURE", insecure)
         if (tries := get("MAX_TRIES")) is not None:
-            values["max_tries"] = _parse_int("ACUMBAMAIL_MAX_TRIES", tries)
+            values["max_tries"] = to_int("ACUMBAMAIL_MAX_TRIES", tries)
         values.update(overrides)
         return cls(**values)
 
@@ -195,32 +196,3 @@ def config_from_settings(values: Mapping[str, Any], names: Mapping[str, str]) ->
         if "allow_insecure" in names:
             problem = problem.replace("allow_insecure=True", f"{names['allow_insecure']} = True")
         raise ConfigError(names.get(exc.field, exc.field), problem) from None
-
-
-def _parse_int(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(name, f"must be an integer, got {value!r}") from None
-
-
-def _parse_float(name: str, value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(name, f"must be a number, got {value!r}") from None
-
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-def parse_bool(name: str, value: object) -> bool:
-    """A boolean from a setting that may be a bool or a string such as ``"true"``/``"0"``."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ConfigError(name, f"must be true or false, got {value!r}")

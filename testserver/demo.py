@@ -19,8 +19,9 @@ from acumbamail_smtp.message.model import Message
 from acumbamail_smtp.smtp.aio import AsyncMailer
 from acumbamail_smtp.smtp.sync import Mailer
 from acumbamail_smtp.store.sqlite import SQLiteEventStore
-from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookVerifier
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver
 from acumbamail_smtp.webhooks.server import WebhookServer
+from acumbamail_smtp.webhooks.verify import WebhookVerifier
 
 
 def _print(line: str = "") -> None:

@@ -91,8 +91,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ..webhooks.receiver import receiver_from_settings
     from ..webhooks.server import WebhookServer
+    from ..webhooks.settings import receiver_from_settings
 
     settings = {name: os.environ.get(f"ACUMBAMAIL_WEBHOOK_{name.upper()}")
                 for name in ("token", "basic_auth", "signing_secrets", "insecure")}

@@ -1,96 +1,62 @@
-"""Webhooks: parsing Acumbamail's posts, verifying them, storing the events, and serving an endpoint."""
+"""Webhooks: parsing Acumbamail's posts (``parse``), verifying them (``verify``), storing the events
+(``receiver``), building a receiver from settings (``settings``), serving an endpoint (``server``)
+and configuring the account's webhook through Acumbamail's API (``api``).
+
+Every name is loaded on first use, so importing the package stays cheap.
+"""
 
 from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .api import (
-        API_BASE_ENV as API_BASE_ENV,
-    )
-    from .api import (
-        CONFIG_FLAGS as CONFIG_FLAGS,
-    )
-    from .api import (
-        DEFAULT_API_BASE as DEFAULT_API_BASE,
-    )
-    from .api import (
-        INFO_FIELDS as INFO_FIELDS,
-    )
-    from .api import (
-        TOKEN_ENV as TOKEN_ENV,
-    )
-    from .api import (
-        WEBHOOK_EVENTS as WEBHOOK_EVENTS,
-    )
-    from .api import (
-        AcumbamailAPI as AcumbamailAPI,
-    )
-    from .api import (
-        ApiError as ApiError,
-    )
-    from .api import (
-        webhook_events as webhook_events,
-    )
-    from .receiver import (
-        BASIC_REALM as BASIC_REALM,
-    )
-    from .receiver import (
-        DEFAULT_MAX_BODY as DEFAULT_MAX_BODY,
-    )
-    from .receiver import (
-        SIGNATURE_TOLERANCE as SIGNATURE_TOLERANCE,
-    )
-    from .receiver import (
-        EventHandler as EventHandler,
-    )
-    from .receiver import (
-        WebhookReceiver as WebhookReceiver,
-    )
-    from .receiver import (
-        WebhookResponse as WebhookResponse,
-    )
-    from .receiver import (
-        WebhookVerifier as WebhookVerifier,
-    )
-    from .receiver import (
-        parse_events as parse_events,
-    )
-    from .receiver import (
-        receiver_from_settings as receiver_from_settings,
-    )
-    from .receiver import (
-        sign_webhook as sign_webhook,
-    )
-    from .server import (
-        DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
-    )
-    from .server import (
-        WebhookServer as WebhookServer,
-    )
+    from .api import API_BASE_ENV as API_BASE_ENV
+    from .api import CONFIG_FLAGS as CONFIG_FLAGS
+    from .api import DEFAULT_API_BASE as DEFAULT_API_BASE
+    from .api import INFO_FIELDS as INFO_FIELDS
+    from .api import TOKEN_ENV as TOKEN_ENV
+    from .api import WEBHOOK_EVENTS as WEBHOOK_EVENTS
+    from .api import AcumbamailAPI as AcumbamailAPI
+    from .api import ApiError as ApiError
+    from .api import webhook_events as webhook_events
+    from .parse import parse_events as parse_events
+    from .receiver import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
+    from .receiver import EventHandler as EventHandler
+    from .receiver import WebhookReceiver as WebhookReceiver
+    from .receiver import WebhookResponse as WebhookResponse
+    from .server import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from .server import WebhookServer as WebhookServer
+    from .settings import WEBHOOK_KEYS as WEBHOOK_KEYS
+    from .settings import cached_receiver as cached_receiver
+    from .settings import receiver_from_settings as receiver_from_settings
+    from .verify import BASIC_REALM as BASIC_REALM
+    from .verify import SIGNATURE_TOLERANCE as SIGNATURE_TOLERANCE
+    from .verify import WebhookVerifier as WebhookVerifier
+    from .verify import sign_webhook as sign_webhook
 
-#: Every name is loaded on first use, so importing the package stays cheap.
 _HOMES = {
     "API_BASE_ENV": ".api",
     "AcumbamailAPI": ".api",
     "ApiError": ".api",
-    "BASIC_REALM": ".receiver",
+    "BASIC_REALM": ".verify",
     "CONFIG_FLAGS": ".api",
     "DEFAULT_API_BASE": ".api",
     "DEFAULT_MAX_BODY": ".receiver",
     "DEFAULT_TIMEOUT": ".server",
     "EventHandler": ".receiver",
     "INFO_FIELDS": ".api",
-    "SIGNATURE_TOLERANCE": ".receiver",
+    "SIGNATURE_TOLERANCE": ".verify",
     "TOKEN_ENV": ".api",
     "WEBHOOK_EVENTS": ".api",
+    "WEBHOOK_KEYS": ".settings",
     "WebhookReceiver": ".receiver",
     "WebhookResponse": ".receiver",
     "WebhookServer": ".server",
-    "WebhookVerifier": ".receiver",
-    "parse_events": ".receiver",
-    "receiver_from_settings": ".receiver",
-    "sign_webhook": ".receiver",
+    "WebhookVerifier": ".verify",
+    "cached_receiver": ".settings",
+    "parse_events": ".parse",
+    "receiver_from_settings": ".settings",
+    "sign_webhook": ".verify",
     "webhook_events": ".api",
 }
 

@@ -404,3 +404,32 @@ def test_receiver_from_settings_names_bad_settings(store: SQLiteEventStore, sett
     with pytest.raises(ConfigError) as info:
         receiver_from_settings(store, settings)
     assert info.value.field == field
+
+
+def test_cached_receiver_is_built_once_per_store_and_settings(store: SQLiteEventStore,
+                                                              tmp_path: Path) -> None:
+    from acumbamail_smtp.webhooks import cached_receiver
+
+    first = cached_receiver(store, {"token": TOKEN, "basic_auth": None})
+    assert cached_receiver(store, {"TOKEN": TOKEN}) is first  # unset values and key case ignored
+    changed = cached_receiver(store, {"token": TOKEN, "max_body": "4096"})
+    assert changed is not first and changed.max_body == 4096
+    handled = cached_receiver(store, {"token": TOKEN}, on_event=print)
+    assert handled is not first and handled.on_event is print
+    with SQLiteEventStore(tmp_path / "other.sqlite3") as other:
+        assert cached_receiver(other, {"token": TOKEN}).store is other
+
+
+def test_cached_receiver_names_the_frameworks_setting(store: SQLiteEventStore) -> None:
+    from acumbamail_smtp.webhooks import cached_receiver
+
+    names = {"token": "ACUMBAMAIL_WEBHOOK_TOKEN", "max_body": "ACUMBAMAIL_WEBHOOK_MAX_BODY"}
+    with pytest.raises(ConfigError) as info:
+        cached_receiver(store, {"token": TOKEN, "max_body": "big"}, names=names)
+    assert info.value.field == "ACUMBAMAIL_WEBHOOK_MAX_BODY"
+    with pytest.raises(ConfigError) as info:
+        cached_receiver(store, {}, names=names)  # nothing configured: the token is what to set
+    assert info.value.field == "ACUMBAMAIL_WEBHOOK_TOKEN"
+    with pytest.raises(ConfigError) as info:
+        cached_receiver(store, {"token": " "})
+    assert info.value.field == "token"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from acumbamail_smtp import ConfigError, WebhookAuthError, WebhookVerifier
-from acumbamail_smtp.webhooks.receiver import sign_webhook
+from acumbamail_smtp.webhooks.verify import sign_webhook
 
 TOKEN = "tok-8d1f0c2b9e6a4f73"
 SECRET_A = "whsec_" + base64.b64encode(b"first-signing-key-0123456789").decode()
