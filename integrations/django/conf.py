@@ -8,15 +8,16 @@ as the project wrote it (``EMAIL_PORT``, ``ACUMBAMAIL["DEFAULT_CATEGORY"]``,
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from acumbamail_smtp.config import RelayConfig, config_from_settings, parse_bool
+from acumbamail_smtp.config import RelayConfig, config_from_settings
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.message.categories import validate_category
+from acumbamail_smtp.settings import to_bool, to_int, to_path, to_paths, to_seconds, to_text
 from acumbamail_smtp.store.sqlite import EventStore
+from acumbamail_smtp.webhooks.settings import WEBHOOK_KEYS as CORE_WEBHOOK_KEYS
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -28,41 +29,11 @@ APP_NAME = "acumbamail_smtp.integrations.django"
 BACKEND_PATH = f"{APP_NAME}.EmailBackend"
 
 
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(name, f"must be a string, got {type(value).__name__}")
-    return value
-
-
-def _int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(name, f"must be an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ConfigError(name, f"must be an integer, got {value!r}") from None
-
-
 def _category(name: str, value: Any) -> str:
     try:
         return validate_category(value)
     except ValueError as exc:
         raise ConfigError(name, str(exc)) from None
-
-
-def _path(name: str, value: Any) -> str:
-    if not isinstance(value, str | os.PathLike):
-        raise ConfigError(name, f"must be a file path, got {type(value).__name__}")
-    return os.fspath(value)
-
-
-def _folders(name: str, value: Any) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str | os.PathLike) else value
-    if not isinstance(items, list | tuple):
-        raise ConfigError(name, f"must be a folder or a list of folders, got {type(value).__name__}")
-    return tuple(_path(name, item) for item in items)
 
 
 def _as_is(name: str, value: Any) -> Any:
@@ -72,20 +43,20 @@ def _as_is(name: str, value: Any) -> Any:
 #: Every ``ACUMBAMAIL`` key: its converter and its default (None: unset).
 KEYS: Mapping[str, tuple[Callable[[str, Any], Any], Any]] = {
     "DEFAULT_CATEGORY": (_category, None),
-    "ALLOW_INSECURE": (parse_bool, False),
-    "CA_FILE": (_path, None),
-    "MAX_TRIES": (_int, None),
-    "LOCAL_HOSTNAME": (_text, None),
-    "SUPPRESSION": (parse_bool, None),
+    "ALLOW_INSECURE": (to_bool, False),
+    "CA_FILE": (to_path, None),
+    "MAX_TRIES": (to_int, None),
+    "LOCAL_HOSTNAME": (to_text, None),
+    "SUPPRESSION": (to_bool, None),
     "STORE": (_as_is, None),
-    "TEMPLATES": (_folders, ()),
+    "TEMPLATES": (to_paths, ()),
     "WEBHOOK_TOKEN": (_as_is, None),
     "WEBHOOK_BASIC_AUTH": (_as_is, None),
     "WEBHOOK_SIGNING_SECRETS": (_as_is, None),
-    "WEBHOOK_INSECURE": (parse_bool, False),
-    "WEBHOOK_MAX_BODY": (_int, None),
-    "SOFT_BOUNCE_LIMIT": (_int, None),
-    "SOFT_BOUNCE_DAYS": (_int, None),
+    "WEBHOOK_INSECURE": (to_bool, False),
+    "WEBHOOK_MAX_BODY": (to_int, None),
+    "SOFT_BOUNCE_LIMIT": (to_int, None),
+    "SOFT_BOUNCE_DAYS": (to_int, None),
 }
 
 
@@ -195,13 +166,13 @@ def relay_config(arguments: Mapping[str, Any], alias: str | None = None) -> Rela
               "use_tls": "security"}
     for arg, field in fields.items():  # where a missing value would be set
         names[field] = f'{where}["{arg}"]' if where else DJANGO_SETTINGS[arg]
-    take("host", "host", _text)
-    take("port", "port", _int)
-    take("username", "username", _text)
-    take("password", "password", _text)
-    take("timeout", "timeout", _seconds)
-    take("ssl_certfile", "certfile", _path)
-    take("ssl_keyfile", "keyfile", _path)
+    take("host", "host", to_text)
+    take("port", "port", to_int)
+    take("username", "username", to_text)
+    take("password", "password", to_text)
+    take("timeout", "timeout", to_seconds)
+    take("ssl_certfile", "certfile", to_path)
+    take("ssl_keyfile", "keyfile", to_path)
     tls, ssl = given("use_tls"), given("use_ssl")
     use_tls = tls is not None and _bool(*tls)
     use_ssl = ssl is not None and _bool(*ssl)
@@ -229,18 +200,9 @@ def relay_config(arguments: Mapping[str, Any], alias: str | None = None) -> Rela
 
 def _bool(name: str, value: Any) -> bool:
     try:
-        return parse_bool(name, value)
+        return to_bool(name, value)
     except ConfigError as exc:
         raise improperly(name, exc.problem) from None
-
-
-def _seconds(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ConfigError(name, f"must be a number of seconds, got {value!r}")
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(name, f"must be a number of seconds, got {value!r}") from None
 
 
 # -- the event store -----------------------------------------------------------------------------
@@ -309,26 +271,13 @@ def suppression(arguments: Mapping[str, Any] | None = None, where: str | None = 
 
 # -- webhooks and templates ----------------------------------------------------------------------
 
-#: Our webhook keys and the name ``receiver_from_settings`` takes for each.
-WEBHOOK_KEYS: Mapping[str, str] = {
-    "WEBHOOK_TOKEN": "token", "WEBHOOK_BASIC_AUTH": "basic_auth",
-    "WEBHOOK_SIGNING_SECRETS": "signing_secrets", "WEBHOOK_INSECURE": "insecure",
-    "WEBHOOK_MAX_BODY": "max_body", "SOFT_BOUNCE_LIMIT": "soft_bounce_limit",
-    "SOFT_BOUNCE_DAYS": "soft_bounce_days",
-}
-
-
 def webhook_settings() -> dict[str, Any]:
     """The webhook settings under the names ``receiver_from_settings`` takes."""
-    return {name: option(key) for key, name in WEBHOOK_KEYS.items()}
+    return {name: option(key) for key, name in CORE_WEBHOOK_KEYS.items()}
 
 
-def webhook_setting_name(field: str) -> str:
-    """Our setting behind a core webhook ``ConfigError.field``."""
-    for key, name in WEBHOOK_KEYS.items():
-        if name == field:
-            return setting_name(key)
-    return setting_name("WEBHOOK_TOKEN")  # "webhook verification": nothing configured
+#: The setting behind each ``receiver_from_settings`` name, for its errors.
+WEBHOOK_NAMES: Mapping[str, str] = {name: setting_name(key) for key, name in CORE_WEBHOOK_KEYS.items()}
 
 
 def template_folders() -> tuple[str, ...]:

@@ -2,21 +2,19 @@
 :class:`~acumbamail_smtp.WebhookReceiver` and of its answer back into a response.
 
 The receiver (verification from ``ACUMBAMAIL["WEBHOOK_*"]``, the event store, the suppression
-policy) is built once from the settings; each new event is sent on the ``tracking`` signal.
+policy) comes from the core's receiver cache; each new event is sent on the ``tracking`` signal.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.events import Event
-from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookResponse, receiver_from_settings
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookResponse
+from acumbamail_smtp.webhooks.settings import cached_receiver
+from django.apps import apps
 from django.core.exceptions import RequestDataTooBig
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
@@ -25,40 +23,25 @@ from .signals import send_robust, tracking
 
 logger = logging.getLogger("acumbamail_smtp.django")
 
-_receiver: WebhookReceiver | None = None
-_lock = threading.Lock()
-
 
 def _signal(event: Event) -> None:
-    from .apps import AcumbamailConfig
-
-    send_robust(tracking, AcumbamailConfig, event=event)
+    # The sender is the app's config class, found through the registry: importing .apps here
+    # would close the circle apps -> checks -> webhooks -> apps.
+    send_robust(tracking, type(apps.get_app_config("acumbamail")), event=event)
 
 
 def webhook_receiver() -> WebhookReceiver:
-    """The project's receiver, built once from the settings (ImproperlyConfigured naming the
-    setting when they are wrong)."""
-    global _receiver
-    with _lock:
-        if _receiver is None:
-            store = conf.event_store()
-            if store is None:
-                raise conf.improperly(conf.setting_name("STORE"),
-                                      f"the webhook endpoint needs an event store: add {conf.APP_NAME!r} "
-                                      "to INSTALLED_APPS or set this setting")
-            try:
-                _receiver = receiver_from_settings(store, conf.webhook_settings(), on_event=_signal)
-            except ConfigError as exc:
-                raise conf.improperly(conf.webhook_setting_name(exc.field), exc.problem) from None
-        return _receiver
-
-
-@receiver(setting_changed)
-def _forget(*, setting: str, **kwargs: Any) -> None:
-    global _receiver
-    if setting in ("ACUMBAMAIL", "INSTALLED_APPS"):
-        with _lock:
-            _receiver = None
+    """The project's receiver for the settings as they are now, from the core's receiver cache
+    (ImproperlyConfigured naming the setting when they are wrong)."""
+    store = conf.event_store()
+    if store is None:
+        raise conf.improperly(conf.setting_name("STORE"),
+                              f"the webhook endpoint needs an event store: add {conf.APP_NAME!r} "
+                              "to INSTALLED_APPS or set this setting")
+    try:
+        return cached_receiver(store, conf.webhook_settings(), on_event=_signal, names=conf.WEBHOOK_NAMES)
+    except ConfigError as exc:
+        raise conf.improperly(exc.field, exc.problem) from None
 
 
 def _response(result: WebhookResponse) -> HttpResponse:

@@ -51,9 +51,9 @@ async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None 
                                        store=store, template_folder=folder)
         receiver = None
         if store is not None and settings is not None and settings.webhook_options():
-            from acumbamail_smtp.webhooks.settings import receiver_from_settings
+            from acumbamail_smtp.webhooks.settings import cached_receiver
 
-            receiver = receiver_from_settings(store, settings.webhook_options())  # checked at startup
+            receiver = cached_receiver(store, settings.webhook_options())  # checked at startup
         state = {MAILER_STATE: mailer, STORE_STATE: store, SETTINGS_STATE: settings,
                  RECEIVER_STATE: receiver}
         for name, value in state.items():

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from acumbamail_smtp.config import DEFAULT_HOST, DEFAULT_PORT, RelayConfig, config_from_settings
 from acumbamail_smtp.errors import ConfigError
+from acumbamail_smtp.webhooks.settings import WEBHOOK_KEYS
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -100,14 +101,15 @@ class AcumbamailSettings(BaseSettings):
         return config_from_settings(values, names)
 
     def webhook_options(self) -> dict[str, Any]:
-        """The webhook settings for :func:`acumbamail_smtp.receiver_from_settings` (unset ones left out)."""
+        """The webhook settings for :func:`acumbamail_smtp.receiver_from_settings` (unset ones left
+        out), for every field named after the core's :data:`~acumbamail_smtp.webhooks.WEBHOOK_KEYS`."""
         options: dict[str, Any] = {}
-        for key in ("token", "basic_auth", "signing_secrets"):
-            secret: SecretStr | None = getattr(self, f"webhook_{key}")
-            if secret is not None:
-                options[key] = secret.get_secret_value()
-        if self.webhook_insecure:
-            options["insecure"] = True
+        for key, name in WEBHOOK_KEYS.items():
+            value = getattr(self, key.lower(), None)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is not None and value is not False:
+                options[name] = value
         return options
 
 

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from acumbamail_smtp.errors import AcumbamailError, ConfigError
 from acumbamail_smtp.events import Event, EventType, event_type_for
 from acumbamail_smtp.store.sqlite import EventStore
-from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookResponse, receiver_from_settings
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver, WebhookResponse
+from acumbamail_smtp.webhooks.settings import cached_receiver
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -83,7 +84,7 @@ def webhook_router(receiver: WebhookReceiver | None = None, *, store: EventStore
                    **options: Any) -> WebhookRouter:
     """The webhook router: ``app.include_router(webhook_router(), prefix="/acumbamail")``.
 
-    The receiver is ``receiver``, else one built (once per store) from the store (``store`` or
+    The receiver is ``receiver``, else the core's cached one for the store (``store`` or
     the lifespan's) and the verification ``options`` (``token``, ``basic_auth``,
     ``signing_secrets``, ``insecure``, ``max_body``, ``soft_bounce_limit``...), else from
     ``settings`` or the lifespan's ``ACUMBAMAIL_WEBHOOK_*`` settings. With nothing configured
@@ -97,9 +98,8 @@ def webhook_router(receiver: WebhookReceiver | None = None, *, store: EventStore
         router.add_handler(handler)
     if settings is not None and not options:
         options = settings.webhook_options()
-    cache: list[WebhookReceiver] = []
     if receiver is None and store is not None and options:
-        cache.append(receiver_from_settings(store, options))  # misconfiguration fails here
+        cached_receiver(store, options)  # misconfiguration fails here, not at the first post
 
     def resolve(request: Request, app_store: EventStore | None) -> WebhookReceiver:
         if receiver is not None:
@@ -113,15 +113,11 @@ def webhook_router(receiver: WebhookReceiver | None = None, *, store: EventStore
             raise ConfigError("ACUMBAMAIL_STORE", "the webhook endpoint has no event store: set "
                                                   "ACUMBAMAIL_STORE, or pass store= to "
                                                   "acumbamail_lifespan or webhook_router")
-        if cache and cache[0].store is chosen:
-            return cache[0]
         wanted = options
         if not wanted:
             app_settings = getattr(request.app.state, SETTINGS_STATE, None)
             wanted = app_settings.webhook_options() if app_settings is not None else {}
-        built = receiver_from_settings(chosen, wanted)
-        cache[:] = [built]
-        return built
+        return cached_receiver(chosen, wanted)
 
     async def receive(request: Request, background_tasks: BackgroundTasks, token: str | None,
                       app_store: EventStore | None, extra: Any) -> Response:

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import click
+from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import AcumbamailError, InvalidMessage
 from acumbamail_smtp.message.model import Message as CoreMessage
+from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.smtp.diagnostics import check_relay
+from flask import current_app
 from flask.cli import AppGroup
-
-from .extension import Acumbamail, _app_and_state
 
 acumbamail_cli = AppGroup("acumbamail", help="Acumbamail's SMTP relay: check the settings, send a test.")
 
 
-def _extension() -> Acumbamail:
-    return _app_and_state("flask acumbamail")[1].extension
+class _Sender(Protocol):
+    """What the commands use of the app's ``Acumbamail`` extension."""
+
+    @property
+    def sending_suppressed(self) -> bool: ...
+
+    def relay_config(self) -> RelayConfig: ...
+
+    def send(self, message: CoreMessage) -> SendResult: ...
+
+
+def _extension() -> _Sender:
+    """The app's extension, from the state ``init_app`` (which registers these commands) left in
+    ``app.extensions``; not imported, since the extension imports this module."""
+    extension: _Sender = current_app.extensions["acumbamail"].extension
+    return extension
 
 
 @acumbamail_cli.command("check")

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from typing import Any
 
-from acumbamail_smtp.config import RelayConfig, config_from_settings, parse_bool
+from acumbamail_smtp.config import RelayConfig, config_from_settings
 from acumbamail_smtp.errors import ConfigError
+from acumbamail_smtp.settings import pick, to_bool, to_int, to_path, to_paths, to_seconds, to_text
+from acumbamail_smtp.webhooks.settings import WEBHOOK_KEYS as CORE_WEBHOOK_KEYS
 
 logger = logging.getLogger("acumbamail_smtp.flask")
 
@@ -37,15 +39,9 @@ SEND_KEYS: tuple[str, ...] = (
 )
 
 #: Webhook keys and the ``receiver_from_settings`` name each one feeds.
-WEBHOOK_KEYS: Mapping[str, str] = {
-    "ACUMBAMAIL_WEBHOOK_TOKEN": "token",
-    "ACUMBAMAIL_WEBHOOK_BASIC_AUTH": "basic_auth",
-    "ACUMBAMAIL_WEBHOOK_SIGNING_SECRETS": "signing_secrets",
-    "ACUMBAMAIL_WEBHOOK_INSECURE": "insecure",
-    "ACUMBAMAIL_WEBHOOK_MAX_BODY": "max_body",
-    "ACUMBAMAIL_SOFT_BOUNCE_LIMIT": "soft_bounce_limit",
-    "ACUMBAMAIL_SOFT_BOUNCE_DAYS": "soft_bounce_days",
-}
+WEBHOOK_KEYS: Mapping[str, str] = {f"ACUMBAMAIL_{key}": name for key, name in CORE_WEBHOOK_KEYS.items()}
+#: The key behind each ``receiver_from_settings`` name, for its errors.
+WEBHOOK_NAMES: Mapping[str, str] = {name: key for key, name in WEBHOOK_KEYS.items()}
 
 #: Every ``ACUMBAMAIL_*`` key the extension reads (others are reported once, as likely typos).
 KNOWN_KEYS = frozenset(
@@ -62,41 +58,6 @@ class SendSettings:
     relay: RelayConfig
     suppress: bool
     max_emails: int | None
-
-
-def _pick(config: Mapping[str, Any], *keys: str) -> tuple[str, Any] | None:
-    """The first of ``keys`` that is set (not None, not empty), with its value."""
-    for key in keys:
-        value = config.get(key)
-        if value is not None and value != "":
-            return key, value
-    return None
-
-
-def _int(key: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(key, f"must be an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ConfigError(key, f"must be an integer, got {value!r}") from None
-
-
-def _float(key: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(key, f"must be a number of seconds, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(key, f"must be a number of seconds, got {value!r}") from None
-
-
-def _str(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(key, f"must be a string, got {type(value).__name__}")
-    return value
 
 
 def format_address(value: Any, field: str) -> str:
@@ -119,16 +80,16 @@ def format_address(value: Any, field: str) -> str:
 def _security(config: Mapping[str, Any], used: dict[str, str]) -> str | None:
     """``ACUMBAMAIL_SECURITY``, else Flask-Mail's ``MAIL_USE_TLS``/``MAIL_USE_SSL`` when either is
     set, else None (the core's port table decides)."""
-    found = _pick(config, "ACUMBAMAIL_SECURITY")
+    found = pick(config, "ACUMBAMAIL_SECURITY")
     if found is not None:
         used["security"] = found[0]
-        return _str(*found).strip().lower()
+        return to_text(*found).strip().lower()
     tls_set = config.get("MAIL_USE_TLS") is not None
     ssl_set = config.get("MAIL_USE_SSL") is not None
     if not (tls_set or ssl_set):
         return None
-    use_tls = parse_bool("MAIL_USE_TLS", config.get("MAIL_USE_TLS", False))
-    use_ssl = parse_bool("MAIL_USE_SSL", config.get("MAIL_USE_SSL", False))
+    use_tls = to_bool("MAIL_USE_TLS", config.get("MAIL_USE_TLS", False))
+    use_ssl = to_bool("MAIL_USE_SSL", config.get("MAIL_USE_SSL", False))
     if use_tls and use_ssl:
         raise ConfigError("MAIL_USE_SSL", "MAIL_USE_TLS and MAIL_USE_SSL are both true; choose one "
                                           "(MAIL_USE_SSL: implicit TLS, port 465 or 2525; "
@@ -142,22 +103,22 @@ def relay_config(config: Mapping[str, Any]) -> RelayConfig:
     values: dict[str, Any] = {}
     used: dict[str, str] = {}
 
-    def take(field: str, *keys: str, convert: Any = _str) -> None:
-        found = _pick(config, *keys)
+    def take(field: str, *keys: str, convert: Any = to_text) -> None:
+        found = pick(config, *keys)
         if found is not None:
             used[field] = found[0]
             values[field] = convert(*found)
 
     take("host", "ACUMBAMAIL_HOST", "MAIL_SERVER")
-    take("port", "ACUMBAMAIL_PORT", "MAIL_PORT", convert=_int)
+    take("port", "ACUMBAMAIL_PORT", "MAIL_PORT", convert=to_int)
     take("username", "ACUMBAMAIL_USERNAME", "MAIL_USERNAME")
     take("password", "ACUMBAMAIL_PASSWORD", "ACUMBAMAIL_AUTH_TOKEN", "MAIL_PASSWORD")
-    take("timeout", "ACUMBAMAIL_TIMEOUT", convert=_float)
+    take("timeout", "ACUMBAMAIL_TIMEOUT", convert=to_seconds)
     take("default_category", "ACUMBAMAIL_DEFAULT_CATEGORY")
-    take("ca_file", "ACUMBAMAIL_CA_FILE", convert=lambda k, v: os.fspath(v))
-    take("allow_insecure", "ACUMBAMAIL_ALLOW_INSECURE", convert=parse_bool)
-    take("max_tries", "ACUMBAMAIL_MAX_TRIES", convert=_int)
-    sender = _pick(config, "ACUMBAMAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER")
+    take("ca_file", "ACUMBAMAIL_CA_FILE", convert=to_path)
+    take("allow_insecure", "ACUMBAMAIL_ALLOW_INSECURE", convert=to_bool)
+    take("max_tries", "ACUMBAMAIL_MAX_TRIES", convert=to_int)
+    sender = pick(config, "ACUMBAMAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER")
     if sender is not None:
         used["default_from"] = sender[0]
         try:
@@ -188,12 +149,12 @@ def send_settings(config: Mapping[str, Any], testing: bool) -> SendSettings:
     """Everything a send needs from ``config``; ``testing`` is ``app.testing``, the default of
     ``ACUMBAMAIL_SUPPRESS_SEND``."""
     relay = relay_config(config)
-    found = _pick(config, "ACUMBAMAIL_SUPPRESS_SEND", "MAIL_SUPPRESS_SEND")
-    suppress = parse_bool(*found) if found is not None else bool(testing)
+    found = pick(config, "ACUMBAMAIL_SUPPRESS_SEND", "MAIL_SUPPRESS_SEND")
+    suppress = to_bool(*found) if found is not None else bool(testing)
     max_emails: int | None = None
-    found = _pick(config, "ACUMBAMAIL_MAX_EMAILS", "MAIL_MAX_EMAILS")
+    found = pick(config, "ACUMBAMAIL_MAX_EMAILS", "MAIL_MAX_EMAILS")
     if found is not None:
-        max_emails = _int(*found)
+        max_emails = to_int(*found)
         if max_emails < 1:
             raise ConfigError(found[0], f"must be a number of messages >= 1 (or unset), got {max_emails}")
     return SendSettings(relay, suppress, max_emails)
@@ -204,28 +165,14 @@ def webhook_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {name: config.get(key) for key, name in WEBHOOK_KEYS.items()}
 
 
-def webhook_key(field: str) -> str:
-    """The config key behind a ``receiver_from_settings`` field named in a ConfigError."""
-    for key, name in WEBHOOK_KEYS.items():
-        if name == field:
-            return key
-    return "ACUMBAMAIL_WEBHOOK_TOKEN"  # "webhook verification": nothing configured at all
-
-
 def template_folders(config: Mapping[str, Any], root_path: str) -> tuple[str, ...]:
     """``ACUMBAMAIL_TEMPLATE_FOLDERS`` (one folder or a list), relative ones under ``root_path``."""
     value = config.get("ACUMBAMAIL_TEMPLATE_FOLDERS")
     if value is None or value == "":
         return ()
-    items = [value] if isinstance(value, str | os.PathLike) else value
-    if not isinstance(items, list | tuple):
-        raise ConfigError("ACUMBAMAIL_TEMPLATE_FOLDERS",
-                          f"must be a folder or a list of folders, got {value!r}")
     folders: list[str] = []
-    for item in items:
-        if not isinstance(item, str | os.PathLike):
-            raise ConfigError("ACUMBAMAIL_TEMPLATE_FOLDERS", f"must hold folder paths, got {item!r}")
-        folder = os.path.join(root_path, os.fspath(item))
+    for item in to_paths("ACUMBAMAIL_TEMPLATE_FOLDERS", value):
+        folder = os.path.join(root_path, item)
         if not os.path.isdir(folder):
             raise ConfigError("ACUMBAMAIL_TEMPLATE_FOLDERS", f"{folder!r} is not a folder")
         folders.append(folder)

@@ -5,47 +5,50 @@ and of its answer back, sending ``tracking_event`` for each new event.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.events import Event
-from acumbamail_smtp.webhooks.receiver import WebhookReceiver, receiver_from_settings
+from acumbamail_smtp.store.sqlite import EventStore
+from acumbamail_smtp.webhooks.receiver import WebhookReceiver
+from acumbamail_smtp.webhooks.settings import cached_receiver
 from flask import Blueprint, Flask, Response, current_app, request
 
-from .settings import webhook_key, webhook_settings
+from .settings import WEBHOOK_NAMES, webhook_settings
 from .signals import tracking_event
 
-if TYPE_CHECKING:
-    from .extension import _State
+#: Where ``Acumbamail.init_app`` keeps an app's state (``extension.EXTENSION_KEY``; not imported,
+#: since the extension imports this module).
+STATE_KEY = "acumbamail"
+
+
+class AppState(Protocol):
+    """What the endpoint needs from the extension's per-app state."""
+
+    def store(self, app: Flask) -> EventStore | None: ...
 
 
 def _emit(event: Event) -> None:
     tracking_event.send(current_app._get_current_object(), event=event)  # type: ignore[attr-defined]
 
 
-def receiver_for(app: Flask, state: _State) -> WebhookReceiver:
-    """The app's receiver for ``ACUMBAMAIL_WEBHOOK_*`` as they are now, on the app's store."""
-    settings = webhook_settings(app.config)
+def receiver_for(app: Flask, state: AppState) -> WebhookReceiver:
+    """The app's receiver for ``ACUMBAMAIL_WEBHOOK_*`` as they are now, on the app's store (from
+    the core's receiver cache)."""
     store = state.store(app)
     if store is None:
         raise ConfigError("ACUMBAMAIL_STORE", "the webhook endpoint needs an event store; "
                                               "ACUMBAMAIL_STORE is False")
-    cached = state.receiver_cache
-    if cached is not None and cached[0] == settings and cached[1] is store:
-        return cached[2]
-    try:
-        receiver = receiver_from_settings(store, settings, on_event=_emit)
-    except ConfigError as exc:
-        raise ConfigError(webhook_key(exc.field), exc.problem) from None
-    state.receiver_cache = (settings, store, receiver)
-    return receiver
+    return cached_receiver(store, webhook_settings(app.config), on_event=_emit, names=WEBHOOK_NAMES)
 
 
 def receive(token: str | None = None) -> Response:
     """Handle one webhook post from Acumbamail (or the fake relay)."""
-    from .extension import _app_and_state
-
-    app, state = _app_and_state("the acumbamail webhook endpoint")
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: AppState | None = app.extensions.get(STATE_KEY)
+    if state is None:
+        raise RuntimeError(f"the Flask app {app.name!r} was not set up for acumbamail-smtp: "
+                           "call acumbamail.init_app(app) (or Acumbamail(app)) first")
     receiver = receiver_for(app, state)
     result = receiver.check_length(request.headers.get("Content-Length"))
     if result is None:
