@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from ..errors import ConfigError
-from ..reports.queries import (
+from ..reports import (
     STATUSES,
     RecipientRow,
     ReportFilter,
@@ -161,7 +161,7 @@ def run_report(args: argparse.Namespace) -> int:
                 write_csv(handle, summary_csv(*period))
             print(f"wrote the summary to {args.summary_csv}", file=sys.stderr)
         if args.html:
-            from ..reports.html import render_report
+            from ..reports import render_report
 
             with open(args.html, "w", encoding="utf-8") as handle:
                 handle.write(render_report(store, flt, rows=args.rows))
@@ -170,7 +170,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, store: EventStore, flt: ReportFilter) -> None:
-    from ..reports.queries import count_recipients
+    from ..reports import count_recipients
 
     total = count_recipients(store, flt.since, flt.until, flt.category, flt.status)
     bar = progress_bar(sys.stderr) if total > PROGRESS_THRESHOLD and not args.no_progress else None

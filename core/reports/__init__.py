@@ -1,162 +1,83 @@
-"""Reports over the event store: summaries, categories, days, URLs, recipients, CSV and HTML."""
+"""Reports over the event store: what a report is (``model``), the SQL that counts it
+(``queries``), CSV and JSON documents (``export``) and the HTML page (``html``).
+
+Every name is loaded on first use, so importing the package stays cheap (the HTML page needs jinja2).
+"""
 
 from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .html import (
-        DEFAULT_ROWS as DEFAULT_ROWS,
-    )
-    from .html import (
-        RESPONSE_HEADERS as RESPONSE_HEADERS,
-    )
-    from .html import (
-        STATUS_LABELS as STATUS_LABELS,
-    )
-    from .html import (
-        TEMPLATE as TEMPLATE,
-    )
-    from .html import (
-        csv_filename as csv_filename,
-    )
-    from .html import (
-        daily_chart as daily_chart,
-    )
-    from .html import (
-        render_report as render_report,
-    )
-    from .html import (
-        served_links as served_links,
-    )
-    from .html import (
-        status_chart as status_chart,
-    )
-    from .queries import (
-        COUNT_NAMES as COUNT_NAMES,
-    )
-    from .queries import (
-        CSV_CHUNK_ROWS as CSV_CHUNK_ROWS,
-    )
-    from .queries import (
-        EXPORT_PAGE as EXPORT_PAGE,
-    )
-    from .queries import (
-        MAX_PAGE as MAX_PAGE,
-    )
-    from .queries import (
-        RATE_NAMES as RATE_NAMES,
-    )
-    from .queries import (
-        REASON_KEYS as REASON_KEYS,
-    )
-    from .queries import (
-        RECIPIENT_COLUMNS as RECIPIENT_COLUMNS,
-    )
-    from .queries import (
-        STATUSES as STATUSES,
-    )
-    from .queries import (
-        SUMMARY_COLUMNS as SUMMARY_COLUMNS,
-    )
-    from .queries import (
-        Progress as Progress,
-    )
-    from .queries import (
-        RecipientPage as RecipientPage,
-    )
-    from .queries import (
-        RecipientRow as RecipientRow,
-    )
-    from .queries import (
-        ReportFilter as ReportFilter,
-    )
-    from .queries import (
-        SQLStore as SQLStore,
-    )
-    from .queries import (
-        Summary as Summary,
-    )
-    from .queries import (
-        UrlClicks as UrlClicks,
-    )
-    from .queries import (
-        by_category as by_category,
-    )
-    from .queries import (
-        by_day as by_day,
-    )
-    from .queries import (
-        clicks_by_url as clicks_by_url,
-    )
-    from .queries import (
-        count_recipients as count_recipients,
-    )
-    from .queries import (
-        decode_cursor as decode_cursor,
-    )
-    from .queries import (
-        encode_cursor as encode_cursor,
-    )
-    from .queries import (
-        iter_recipients as iter_recipients,
-    )
-    from .queries import (
-        parse_when as parse_when,
-    )
-    from .queries import (
-        recipients as recipients,
-    )
-    from .queries import (
-        recipients_csv as recipients_csv,
-    )
-    from .queries import (
-        recipients_document as recipients_document,
-    )
-    from .queries import (
-        recipients_sql as recipients_sql,
-    )
-    from .queries import (
-        report_document as report_document,
-    )
-    from .queries import (
-        resolve_store as resolve_store,
-    )
-    from .queries import (
-        summary as summary,
-    )
-    from .queries import (
-        summary_csv as summary_csv,
-    )
-    from .queries import (
-        summary_sql as summary_sql,
-    )
-    from .queries import (
-        write_csv as write_csv,
-    )
+    from .export import CSV_CHUNK_ROWS as CSV_CHUNK_ROWS
+    from .export import RECIPIENT_COLUMNS as RECIPIENT_COLUMNS
+    from .export import SUMMARY_COLUMNS as SUMMARY_COLUMNS
+    from .export import Progress as Progress
+    from .export import StoreSource as StoreSource
+    from .export import recipients_csv as recipients_csv
+    from .export import recipients_document as recipients_document
+    from .export import report_document as report_document
+    from .export import resolve_store as resolve_store
+    from .export import summary_csv as summary_csv
+    from .export import write_csv as write_csv
+    from .html import DEFAULT_ROWS as DEFAULT_ROWS
+    from .html import RESPONSE_HEADERS as RESPONSE_HEADERS
+    from .html import STATUS_LABELS as STATUS_LABELS
+    from .html import TEMPLATE as TEMPLATE
+    from .html import csv_filename as csv_filename
+    from .html import daily_chart as daily_chart
+    from .html import render_report as render_report
+    from .html import served_links as served_links
+    from .html import status_chart as status_chart
+    from .model import COUNT_NAMES as COUNT_NAMES
+    from .model import MAX_PAGE as MAX_PAGE
+    from .model import RATE_NAMES as RATE_NAMES
+    from .model import STATUSES as STATUSES
+    from .model import RecipientPage as RecipientPage
+    from .model import RecipientRow as RecipientRow
+    from .model import ReportFilter as ReportFilter
+    from .model import SQLStore as SQLStore
+    from .model import Summary as Summary
+    from .model import UrlClicks as UrlClicks
+    from .model import as_sql_store as as_sql_store
+    from .model import parse_when as parse_when
+    from .queries import EXPORT_PAGE as EXPORT_PAGE
+    from .queries import REASON_KEYS as REASON_KEYS
+    from .queries import by_category as by_category
+    from .queries import by_day as by_day
+    from .queries import clicks_by_url as clicks_by_url
+    from .queries import count_recipients as count_recipients
+    from .queries import decode_cursor as decode_cursor
+    from .queries import encode_cursor as encode_cursor
+    from .queries import iter_recipients as iter_recipients
+    from .queries import recipients as recipients
+    from .queries import recipients_sql as recipients_sql
+    from .queries import summary as summary
+    from .queries import summary_sql as summary_sql
 
-#: Every name is loaded on first use, so importing the package stays cheap.
 _HOMES = {
-    "COUNT_NAMES": ".queries",
-    "CSV_CHUNK_ROWS": ".queries",
+    "COUNT_NAMES": ".model",
+    "CSV_CHUNK_ROWS": ".export",
     "DEFAULT_ROWS": ".html",
     "EXPORT_PAGE": ".queries",
-    "MAX_PAGE": ".queries",
-    "Progress": ".queries",
-    "RATE_NAMES": ".queries",
+    "MAX_PAGE": ".model",
+    "Progress": ".export",
+    "RATE_NAMES": ".model",
     "REASON_KEYS": ".queries",
-    "RECIPIENT_COLUMNS": ".queries",
+    "RECIPIENT_COLUMNS": ".export",
     "RESPONSE_HEADERS": ".html",
-    "RecipientPage": ".queries",
-    "RecipientRow": ".queries",
-    "ReportFilter": ".queries",
-    "SQLStore": ".queries",
-    "STATUSES": ".queries",
+    "RecipientPage": ".model",
+    "RecipientRow": ".model",
+    "ReportFilter": ".model",
+    "SQLStore": ".model",
+    "STATUSES": ".model",
     "STATUS_LABELS": ".html",
-    "SUMMARY_COLUMNS": ".queries",
-    "Summary": ".queries",
+    "SUMMARY_COLUMNS": ".export",
+    "StoreSource": ".export",
+    "Summary": ".model",
     "TEMPLATE": ".html",
-    "UrlClicks": ".queries",
+    "UrlClicks": ".model",
+    "as_sql_store": ".model",
     "by_category": ".queries",
     "by_day": ".queries",
     "clicks_by_url": ".queries",
@@ -166,20 +87,20 @@ _HOMES = {
     "decode_cursor": ".queries",
     "encode_cursor": ".queries",
     "iter_recipients": ".queries",
-    "parse_when": ".queries",
+    "parse_when": ".model",
     "recipients": ".queries",
-    "recipients_csv": ".queries",
-    "recipients_document": ".queries",
+    "recipients_csv": ".export",
+    "recipients_document": ".export",
     "recipients_sql": ".queries",
     "render_report": ".html",
-    "report_document": ".queries",
-    "resolve_store": ".queries",
+    "report_document": ".export",
+    "resolve_store": ".export",
     "served_links": ".html",
     "status_chart": ".html",
     "summary": ".queries",
-    "summary_csv": ".queries",
+    "summary_csv": ".export",
     "summary_sql": ".queries",
-    "write_csv": ".queries",
+    "write_csv": ".export",
 }
 
 __getattr__ = lazy_exports(__name__, _HOMES)

@@ -17,10 +17,8 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from .model import STATUSES, ReportFilter, SQLStore, Summary
 from .queries import (
-    STATUSES,
-    ReportFilter,
-    Summary,
     by_category,
     by_day,
     clicks_by_url,
@@ -121,7 +119,7 @@ def daily_chart(days: Sequence[Summary]) -> Markup:
     return Markup("".join(parts))  # noqa: S704 (numbers and escaped labels only)
 
 
-def render_report(store: object, flt: ReportFilter | None = None, *, rows: int = DEFAULT_ROWS,
+def render_report(store: SQLStore, flt: ReportFilter | None = None, *, rows: int = DEFAULT_ROWS,
                   links: Mapping[str, str] | None = None, title: str = "Transactional mail report",
                   now: datetime | None = None) -> str:
     """The report page for ``flt`` (period and category; its status preselects the recipient

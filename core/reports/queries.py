@@ -27,242 +27,31 @@ Every query goes through the store's ``read_sql`` (``SQLiteEventStore`` and
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import IO, Any, Protocol, runtime_checkable
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from ..errors import ConfigError
-from ..store.sqlite import aware
+from .model import (
+    COUNT_NAMES,
+    MAX_PAGE,
+    RecipientPage,
+    RecipientRow,
+    ReportFilter,
+    SQLStore,
+    Summary,
+    UrlClicks,
+    as_sql_store,
+)
 
-#: Recipient statuses a report can be filtered by.
-STATUSES: tuple[str, ...] = ("all", "not_opened", "opened", "clicked", "hard_bounce", "soft_bounce",
-                             "complaint")
-#: The most rows one recipient page returns.
-MAX_PAGE = 1000
 #: Rows per query of the CSV export.
 EXPORT_PAGE = 1000
-#: Rows per chunk of CSV text yielded by the exports.
-CSV_CHUNK_ROWS = 500
 #: Raw webhook fields that may carry a bounce or complaint reason, in order of preference.
 REASON_KEYS: tuple[str, ...] = ("reason", "bounce_reason", "description", "diagnostic",
                                 "smtp_response", "response", "error", "message")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-@runtime_checkable
-class SQLStore(Protocol):
-    """What reports need from a store: read-only SQL over its ``sends`` and ``events`` tables."""
-
-    @property
-    def dialect(self) -> str: ...
-
-    def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
-
-
-# -- what a report returns -------------------------------------------------------------------------
-
-
-def _rate(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """The counts for one period (and ``key``: the category or the day, for grouped rows; None
-    for the overall summary and for messages without a category)."""
-
-    sent: int = 0
-    delivered: int = 0
-    opened: int = 0
-    opens: int = 0
-    unopened: int = 0
-    clicked: int = 0
-    clicks: int = 0
-    hard_bounces: int = 0
-    soft_bounces: int = 0
-    complaints: int = 0
-    refused: int = 0
-    suppressed: int = 0
-    key: str | None = None
-
-    @property
-    def delivery_rate(self) -> float:
-        return _rate(self.delivered, self.sent)
-
-    @property
-    def open_rate(self) -> float:
-        return _rate(self.opened, self.delivered)
-
-    @property
-    def unopened_rate(self) -> float:
-        return _rate(self.unopened, self.delivered)
-
-    @property
-    def click_rate(self) -> float:
-        return _rate(self.clicked, self.delivered)
-
-    @property
-    def complaint_rate(self) -> float:
-        return _rate(self.complaints, self.delivered)
-
-    @property
-    def hard_bounce_rate(self) -> float:
-        return _rate(self.hard_bounces, self.sent)
-
-    @property
-    def soft_bounce_rate(self) -> float:
-        return _rate(self.soft_bounces, self.sent)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Counts and rates, JSON-ready."""
-        return {**asdict(self), **{name: round(getattr(self, name), 6) for name in RATE_NAMES}}
-
-
-COUNT_NAMES: tuple[str, ...] = ("sent", "delivered", "opened", "opens", "unopened", "clicked", "clicks",
-                                "hard_bounces", "soft_bounces", "complaints", "refused", "suppressed")
-RATE_NAMES: tuple[str, ...] = ("delivery_rate", "open_rate", "unopened_rate", "click_rate",
-                               "complaint_rate", "hard_bounce_rate", "soft_bounce_rate")
-
-
-@dataclass(frozen=True, slots=True)
-class UrlClicks:
-    """Clicks on one URL: every click, and how many recipients clicked it."""
-
-    url: str
-    clicks: int
-    unique_clickers: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class RecipientRow:
-    """One accepted recipient of one sent message and what became of it.
-
-    ``status`` is the type of the latest event (``"sent"`` while there is none); the flags say
-    which statuses the row matches (it may match several: opened and complaint).
-    """
-
-    id: int
-    recipient: str
-    category: str | None
-    sent_at: datetime
-    message_id: str
-    status: str
-    opens: int
-    clicks: int
-    reason: str | None
-    last_event_at: datetime | None
-    delivered: bool
-    hard_bounce: bool
-    soft_bounce: bool
-    complaint: bool
-
-    @property
-    def opened(self) -> bool:
-        return self.opens > 0 or self.clicks > 0
-
-    @property
-    def clicked(self) -> bool:
-        return self.clicks > 0
-
-    @property
-    def not_opened(self) -> bool:
-        return self.delivered and not self.opened
-
-    @property
-    def statuses(self) -> list[str]:
-        """Every filter status this row matches (``all`` included)."""
-        return [name for name in STATUSES if name == "all" or getattr(self, name)]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"recipient": self.recipient, "category": self.category,
-                "sent_at": self.sent_at.isoformat(), "status": self.status, "opens": self.opens,
-                "clicks": self.clicks, "reason": self.reason,
-                "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
-                "message_id": self.message_id, "statuses": self.statuses}
-
-
-@dataclass(frozen=True, slots=True)
-class RecipientPage:
-    """One page of recipient rows, newest first; pass ``next`` as ``after`` for the next page."""
-
-    rows: list[RecipientRow] = field(default_factory=list)
-    next: str | None = None
-
-
-# -- filters ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReportFilter:
-    """The period (``since <= sent_at < until``, aware datetimes), category and status of a report."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    category: str | None = None
-    status: str = "all"
-
-    def __post_init__(self) -> None:
-        if self.since is not None:
-            object.__setattr__(self, "since", aware(self.since, "since"))
-        if self.until is not None:
-            object.__setattr__(self, "until", aware(self.until, "until"))
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise ConfigError("until", f"must be after since ({self.since.isoformat()}); "
-                                       f"got {self.until.isoformat()}")
-        if self.category is not None and not isinstance(self.category, str):
-            raise ConfigError("category", f"must be a string, got {type(self.category).__name__}")
-        if self.status not in STATUSES:
-            raise ConfigError("status", f"must be one of {', '.join(STATUSES)}; got {self.status!r}")
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> ReportFilter:
-        """A filter from text values (a URL query or command line): ``since``/``until`` as
-        ``YYYY-MM-DD`` (a whole UTC day; ``until`` includes its day) or ISO datetimes (UTC when
-        no offset is given), ``category``, ``status``. Empty values mean unset."""
-        def value(name: str) -> str | None:
-            text = query.get(name)
-            return text.strip() or None if isinstance(text, str) else None
-
-        return cls(since=parse_when(value("since"), "since"), until=parse_when(value("until"), "until"),
-                   category=value("category"), status=value("status") or "all")
-
-    def as_query(self) -> dict[str, str]:
-        """The filter as URL query values (the inverse of :meth:`from_query`)."""
-        out: dict[str, str] = {}
-        if self.since is not None:
-            out["since"] = self.since.isoformat()
-        if self.until is not None:
-            out["until"] = self.until.isoformat()
-        if self.category is not None:
-            out["category"] = self.category
-        if self.status != "all":
-            out["status"] = self.status
-        return out
-
-
-def parse_when(text: str | None, name: str) -> datetime | None:
-    """``YYYY-MM-DD`` (midnight UTC; for ``until`` the next midnight, so the day is included) or an
-    ISO datetime (naive means UTC); ``ConfigError`` naming ``name`` otherwise."""
-    if text is None:
-        return None
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime.combine(day, time(), tzinfo=UTC)
-            return start + timedelta(days=1) if name == "until" else start
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(name, f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _filter(since: datetime | None, until: datetime | None, category: str | None,
@@ -271,14 +60,6 @@ def _filter(since: datetime | None, until: datetime | None, category: str | None
 
 
 # -- SQL -------------------------------------------------------------------------------------------
-
-
-def _sql_store(store: object) -> SQLStore:
-    if not isinstance(store, SQLStore):
-        raise ConfigError("store", f"{type(store).__name__} cannot be reported on: reports need a store "
-                                   "with read_sql() and dialect, like SQLiteEventStore or "
-                                   "SQLAlchemyEventStore")
-    return store
 
 
 def _where(flt: ReportFilter, params: dict[str, Any]) -> list[str]:
@@ -362,8 +143,8 @@ def summary_sql(store: SQLStore, flt: ReportFilter, group: str | None = None) ->
     return sql, params
 
 
-def _summaries(store: object, flt: ReportFilter, group: str | None) -> list[Summary]:
-    sql_store = _sql_store(store)
+def _summaries(store: SQLStore, flt: ReportFilter, group: str | None) -> list[Summary]:
+    sql_store = as_sql_store(store)
     sql, params = summary_sql(sql_store, flt, group)
     out = []
     for row in sql_store.read_sql(sql, params):
@@ -374,20 +155,20 @@ def _summaries(store: object, flt: ReportFilter, group: str | None) -> list[Summ
     return out
 
 
-def summary(store: object, since: datetime | None = None, until: datetime | None = None,
+def summary(store: SQLStore, since: datetime | None = None, until: datetime | None = None,
             category: str | None = None) -> Summary:
     """The counts and rates for the mail sent in ``[since, until)`` (one category, or all)."""
     rows = _summaries(store, _filter(since, until, category), None)
     return rows[0] if rows else Summary()
 
 
-def by_category(store: object, since: datetime | None = None, until: datetime | None = None,
+def by_category(store: SQLStore, since: datetime | None = None, until: datetime | None = None,
                 category: str | None = None) -> list[Summary]:
     """One :class:`Summary` per category (``key``; None for mail without one), by name."""
     return _summaries(store, _filter(since, until, category), "category")
 
 
-def by_day(store: object, since: datetime | None = None, until: datetime | None = None,
+def by_day(store: SQLStore, since: datetime | None = None, until: datetime | None = None,
            category: str | None = None) -> list[Summary]:
     """One :class:`Summary` per UTC day of sending (``key`` ``YYYY-MM-DD``), every day from the
     first to the last send included (days without mail have zeros)."""
@@ -404,11 +185,11 @@ def by_day(store: object, since: datetime | None = None, until: datetime | None 
     return out
 
 
-def clicks_by_url(store: object, since: datetime | None = None, until: datetime | None = None,
+def clicks_by_url(store: SQLStore, since: datetime | None = None, until: datetime | None = None,
                   category: str | None = None, limit: int | None = 50) -> list[UrlClicks]:
     """Clicks and unique clickers per URL for the mail sent in the period, most clicked first
     (``limit`` URLs, or all with None). Clicks without a URL are counted under ``""``."""
-    sql_store = _sql_store(store)
+    sql_store = as_sql_store(store)
     params: dict[str, Any] = {}
     where = ["s.status = 'sent'", "e.type = 'clicked'", *_where(_filter(since, until, category), params)]
     sql = ("SELECT COALESCE(e.url, '') AS url, COUNT(*) AS clicks, COUNT(DISTINCT e.recipient) AS clickers"  # noqa: S608
@@ -472,7 +253,7 @@ def recipients_sql(flt: ReportFilter, params: dict[str, Any], *, after: str | No
     return sql
 
 
-def recipients(store: object, since: datetime | None = None, until: datetime | None = None,
+def recipients(store: SQLStore, since: datetime | None = None, until: datetime | None = None,
                category: str | None = None, status: str = "all", *, limit: int = 100,
                after: str | None = None) -> RecipientPage:
     """One page (``limit`` rows, at most :data:`MAX_PAGE`) of accepted recipients of the mail sent
@@ -482,7 +263,7 @@ def recipients(store: object, since: datetime | None = None, until: datetime | N
     limit = _positive(limit, "limit")
     if limit > MAX_PAGE:
         raise ConfigError("limit", f"must be at most {MAX_PAGE}, got {limit}")
-    return _page(_sql_store(store), flt, limit, after)
+    return _page(as_sql_store(store), flt, limit, after)
 
 
 def _page(store: SQLStore, flt: ReportFilter, limit: int, after: str | None) -> RecipientPage:
@@ -546,19 +327,19 @@ def _reason(raw: Any, kind: str) -> str:
             "complaint": "marked as spam"}.get(kind, kind)
 
 
-def count_recipients(store: object, since: datetime | None = None, until: datetime | None = None,
+def count_recipients(store: SQLStore, since: datetime | None = None, until: datetime | None = None,
                      category: str | None = None, status: str = "all") -> int:
     """How many rows :func:`iter_recipients` would give."""
     params: dict[str, Any] = {}
     sql = recipients_sql(_filter(since, until, category, status), params, count=True)
-    return int(_sql_store(store).read_sql(sql, params)[0][0])
+    return int(as_sql_store(store).read_sql(sql, params)[0][0])
 
 
-def iter_recipients(store: object, since: datetime | None = None, until: datetime | None = None,
+def iter_recipients(store: SQLStore, since: datetime | None = None, until: datetime | None = None,
                     category: str | None = None, status: str = "all") -> Iterator[RecipientRow]:
     """Every matching recipient row, newest first, fetched :data:`EXPORT_PAGE` at a time."""
     flt = _filter(since, until, category, status)
-    sql_store = _sql_store(store)
+    sql_store = as_sql_store(store)
     after: str | None = None
     while True:
         page = _page(sql_store, flt, EXPORT_PAGE, after)
@@ -566,144 +347,3 @@ def iter_recipients(store: object, since: datetime | None = None, until: datetim
         if page.next is None:
             return
         after = page.next
-
-
-# -- CSV -------------------------------------------------------------------------------------------
-
-RECIPIENT_COLUMNS: tuple[str, ...] = ("recipient", "category", "sent_at", "status", "opens", "clicks",
-                                      "reason", "last_event_at", "message_id")
-SUMMARY_COLUMNS: tuple[str, ...] = ("scope", "key", *COUNT_NAMES, *RATE_NAMES)
-
-Progress = Callable[[int, int], object]
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell; text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(_CSV_FORMULA):
-        return "'" + value
-    return value
-
-
-def _csv_chunks(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """CSV text in chunks of :data:`CSV_CHUNK_ROWS` rows (header first), for streaming: one
-    buffer, reused."""
-    every = CSV_CHUNK_ROWS
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    pending = 0
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-        pending += 1
-        if pending >= every:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue()
-
-
-def _recipient_values(row: RecipientRow) -> tuple[Any, ...]:
-    return (row.recipient, row.category, row.sent_at, row.status, row.opens, row.clicks, row.reason,
-            row.last_event_at, row.message_id)
-
-
-def recipients_csv(store: object, since: datetime | None = None, until: datetime | None = None,
-                   category: str | None = None, status: str = "all", *,
-                   progress: Progress | None = None) -> Iterator[str]:
-    """The recipient details as CSV text chunks (for a streamed HTTP response), in constant
-    memory; ``progress(done, total)`` is called after each chunk when given."""
-    rows: Iterable[RecipientRow] = iter_recipients(store, since, until, category, status)
-    if progress is not None:
-        rows = _counting(rows, progress, count_recipients(store, since, until, category, status))
-    return _csv_chunks(RECIPIENT_COLUMNS, (_recipient_values(r) for r in rows))
-
-
-def _counting(rows: Iterable[RecipientRow], progress: Progress, total: int) -> Iterator[RecipientRow]:
-    done = 0
-    for row in rows:
-        yield row
-        done += 1
-        if done % 500 == 0:
-            progress(done, total)
-    progress(done, total)
-
-
-def summary_csv(store: object, since: datetime | None = None, until: datetime | None = None,
-                category: str | None = None) -> Iterator[str]:
-    """The summary as CSV text: a ``total`` row, then one row per ``category`` and per ``day``."""
-    def rows() -> Iterator[tuple[Any, ...]]:
-        groups = (("total", [summary(store, since, until, category)]),
-                  ("category", by_category(store, since, until, category)),
-                  ("day", by_day(store, since, until, category)))
-        for scope, items in groups:
-            for item in items:
-                yield (scope, item.key, *(getattr(item, n) for n in COUNT_NAMES),
-                       *(f"{getattr(item, n):.4f}" for n in RATE_NAMES))
-
-    return _csv_chunks(SUMMARY_COLUMNS, rows())
-
-
-def write_csv(file: IO[str], chunks: Iterable[str]) -> None:
-    """Write CSV chunks to an open text file (opened with ``newline=""``)."""
-    for chunk in chunks:
-        file.write(chunk)
-
-
-def report_document(store: object, flt: ReportFilter, *, urls: int = 20) -> dict[str, Any]:
-    """The summary, categories, days and top URLs as one JSON-ready document."""
-    args = (store, flt.since, flt.until, flt.category)
-    return {"filter": flt.as_query(), "summary": summary(*args).as_dict(),
-            "by_category": [s.as_dict() for s in by_category(*args)],
-            "by_day": [s.as_dict() for s in by_day(*args)],
-            "urls": [u.as_dict() for u in clicks_by_url(*args, limit=urls)]}
-
-
-def resolve_store(store: object) -> object:
-    """``store``, or what it returns when it is a factory (a zero-argument callable), so views can
-    open the store lazily."""
-    return store() if callable(store) else store
-
-
-def recipients_document(store: object, query: Mapping[str, str]) -> dict[str, Any]:
-    """A JSON-ready page of recipients for a URL query: the filter values, ``limit`` (default 100)
-    and ``after`` (the ``next`` of the previous page)."""
-    flt = ReportFilter.from_query(query)
-    text = (query.get("limit") or "100").strip()
-    if not text.isdigit():
-        raise ConfigError("limit", f"must be a positive whole number, got {text!r}")
-    page = recipients(store, flt.since, flt.until, flt.category, flt.status, limit=int(text),
-                      after=query.get("after") or None)
-    return {"filter": flt.as_query(), "rows": [row.as_dict() for row in page.rows], "next": page.next}
-
-
-__all__ = [
-    "MAX_PAGE",
-    "RECIPIENT_COLUMNS",
-    "STATUSES",
-    "SUMMARY_COLUMNS",
-    "RecipientPage",
-    "RecipientRow",
-    "ReportFilter",
-    "SQLStore",
-    "Summary",
-    "UrlClicks",
-    "by_category",
-    "by_day",
-    "clicks_by_url",
-    "count_recipients",
-    "iter_recipients",
-    "parse_when",
-    "recipients",
-    "recipients_csv",
-    "recipients_document",
-    "report_document",
-    "resolve_store",
-    "summary",
-    "summary_csv",
-    "write_csv",
-]

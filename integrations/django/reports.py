@@ -20,13 +20,18 @@ from collections.abc import Callable
 from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports.html import RESPONSE_HEADERS, csv_filename, render_report, served_links
-from acumbamail_smtp.reports.queries import (
+from acumbamail_smtp.reports import (
+    RESPONSE_HEADERS,
     ReportFilter,
+    SQLStore,
+    StoreSource,
+    csv_filename,
     recipients_csv,
     recipients_document,
+    render_report,
     report_document,
     resolve_store,
+    served_links,
 )
 from acumbamail_smtp.store.sqlite import open_store
 from django.conf import settings
@@ -62,10 +67,10 @@ def settings_store() -> object:
         return _opened[key]
 
 
-Build = Callable[[object, dict[str, str]], HttpResponseBase]
+Build = Callable[[SQLStore, dict[str, str]], HttpResponseBase]
 
 
-def _view(store: object, build: Build) -> Callable[..., HttpResponseBase]:
+def _view(store: StoreSource, build: Build) -> Callable[..., HttpResponseBase]:
     def view(request: HttpRequest) -> HttpResponseBase:
         response: HttpResponseBase
         try:
@@ -79,20 +84,20 @@ def _view(store: object, build: Build) -> Callable[..., HttpResponseBase]:
     return view
 
 
-def _page(store: object, query: dict[str, str]) -> HttpResponse:
+def _page(store: SQLStore, query: dict[str, str]) -> HttpResponse:
     flt = ReportFilter.from_query(query)
     return HttpResponse(render_report(store, flt, links=served_links(flt)), content_type="text/html")
 
 
-def _summary(store: object, query: dict[str, str]) -> HttpResponse:
+def _summary(store: SQLStore, query: dict[str, str]) -> HttpResponse:
     return JsonResponse(report_document(store, ReportFilter.from_query(query)))
 
 
-def _recipients(store: object, query: dict[str, str]) -> HttpResponse:
+def _recipients(store: SQLStore, query: dict[str, str]) -> HttpResponse:
     return JsonResponse(recipients_document(store, query))
 
 
-def _csv(store: object, query: dict[str, str]) -> HttpResponseBase:
+def _csv(store: SQLStore, query: dict[str, str]) -> HttpResponseBase:
     flt = ReportFilter.from_query(query)
     response = StreamingHttpResponse(
         recipients_csv(store, flt.since, flt.until, flt.category, flt.status), content_type="text/csv")
@@ -100,7 +105,7 @@ def _csv(store: object, query: dict[str, str]) -> HttpResponseBase:
     return response
 
 
-def report_urls(store: object = settings_store, site: admin.AdminSite = admin.site) -> list[URLPattern]:
+def report_urls(store: StoreSource = settings_store, site: admin.AdminSite = admin.site) -> list[URLPattern]:
     """The report's URL patterns, each view wrapped with ``site.admin_view`` (staff only)."""
     views = (("", URL_NAME, _page), ("summary.json", f"{URL_NAME}_summary", _summary),
              ("recipients.json", f"{URL_NAME}_recipients", _recipients),
@@ -109,7 +114,7 @@ def report_urls(store: object = settings_store, site: admin.AdminSite = admin.si
             for route, name, build in views]
 
 
-def install_admin_reports(store: object = settings_store, site: admin.AdminSite = admin.site) -> None:
+def install_admin_reports(store: StoreSource = settings_store, site: admin.AdminSite = admin.site) -> None:
     """Add the report to ``site``: its URLs, and an "Acumbamail / Reports" entry on the admin
     index and sidebar. Call it once, before the site's URLs are loaded (a second call is a no-op)."""
     if isinstance(site, LazyObject):  # django.contrib.admin.site is a lazy proxy

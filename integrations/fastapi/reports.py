@@ -16,20 +16,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports.html import RESPONSE_HEADERS, csv_filename, render_report, served_links
-from acumbamail_smtp.reports.queries import (
+from acumbamail_smtp.reports import (
+    RESPONSE_HEADERS,
     ReportFilter,
+    StoreSource,
+    csv_filename,
     recipients_csv,
     recipients_document,
+    render_report,
     report_document,
     resolve_store,
+    served_links,
 )
 from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 
-def reports_router(store: object, *, rows: int = 500,
+def reports_router(store: StoreSource, *, rows: int = 500,
                    dependencies: Sequence[Depends] | None = None) -> APIRouter:
     """A router serving the report over ``store`` (an EventStore, or a function returning one);
     ``dependencies`` (e.g. your authentication) apply to every route."""

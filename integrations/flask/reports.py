@@ -14,18 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports.html import RESPONSE_HEADERS, csv_filename, render_report, served_links
-from acumbamail_smtp.reports.queries import (
+from acumbamail_smtp.reports import (
+    RESPONSE_HEADERS,
     ReportFilter,
+    StoreSource,
+    csv_filename,
     recipients_csv,
     recipients_document,
+    render_report,
     report_document,
     resolve_store,
+    served_links,
 )
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 
-def acumbamail_reports_blueprint(store: object, *, name: str = "acumbamail_reports",
+def acumbamail_reports_blueprint(store: StoreSource, *, name: str = "acumbamail_reports",
                                  rows: int = 500) -> Blueprint:
     """A blueprint serving the report over ``store`` (an EventStore, or a function returning one);
     ``rows``: recipient rows embedded in the HTML page."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from acumbamail_smtp import reports
-from acumbamail_smtp.reports.queries import STATUSES, Summary
+from acumbamail_smtp.reports.model import STATUSES, Summary
 from acumbamail_smtp.store.sqlalchemy import SQLAlchemyEventStore
 from acumbamail_smtp.store.sqlite import EventStore, SQLiteEventStore
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from acumbamail_smtp import ConfigError, Event, EventType, Reply, SendResult, SQLiteEventStore, reports
-from acumbamail_smtp.reports import queries
+from acumbamail_smtp.reports import export, queries
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
@@ -116,7 +116,7 @@ class CountingStore:
 
 def test_the_csv_is_streamed_page_by_page(store: SQLiteEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(queries, "EXPORT_PAGE", 10)
-    monkeypatch.setattr(queries, "CSV_CHUNK_ROWS", 10)
+    monkeypatch.setattr(export, "CSV_CHUNK_ROWS", 10)
     store.record_sends([result(n) for n in range(45)])
     counting = CountingStore(store)
     chunks = reports.recipients_csv(counting)
