@@ -14,7 +14,9 @@ from ..reports import (
     STATUSES,
     RecipientRow,
     ReportFilter,
+    SQLStore,
     Summary,
+    as_sql_store,
     by_category,
     by_day,
     clicks_by_url,
@@ -24,7 +26,7 @@ from ..reports import (
     summary_csv,
     write_csv,
 )
-from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, EventStore, open_store
+from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, open_store
 
 #: Exports with more rows than this show a progress bar on stderr.
 PROGRESS_THRESHOLD = 5000
@@ -57,7 +59,7 @@ def register(subparsers: Any) -> None:
 
 
 @contextmanager
-def _store(args: argparse.Namespace) -> Iterator[EventStore]:
+def _store(args: argparse.Namespace) -> Iterator[SQLStore]:
     if args.db_url and args.store:
         raise ConfigError("--db-url", "give either --store or --db-url, not both")
     location = args.db_url or args.store or os.environ.get(STORE_ENV) or DEFAULT_STORE_PATH
@@ -65,7 +67,7 @@ def _store(args: argparse.Namespace) -> Iterator[EventStore]:
         raise ConfigError("--store", f"no event store at {location!r}")
     store = open_store(location)
     try:
-        yield store
+        yield as_sql_store(store)
     finally:
         store.close()
 
@@ -169,7 +171,7 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace, store: EventStore, flt: ReportFilter) -> None:
+def _export(args: argparse.Namespace, store: SQLStore, flt: ReportFilter) -> None:
     from ..reports import count_recipients
 
     total = count_recipients(store, flt.since, flt.until, flt.category, flt.status)

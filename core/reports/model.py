@@ -30,7 +30,7 @@ class SQLStore(Protocol):
 
 
 
-def as_sql_store(store: SQLStore) -> SQLStore:
+def as_sql_store(store: object) -> SQLStore:
     """``store`` when it can be reported on, else a ConfigError saying what reports need (for
     callers that are not type-checked)."""
     if not isinstance(store, SQLStore):
