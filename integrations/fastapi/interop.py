@@ -35,6 +35,7 @@ from fastapi_mail.errors import EmptyMessagesList as FastMailEmptyMessagesList
 from .mailer import FastAPIMailer, shared_mailer
 from .settings import AcumbamailSettings
 
+
 class EmptyMessagesList(InvalidMessage, FastMailEmptyMessagesList):
     """``send_message([])``: both our :class:`InvalidMessage` and fastapi-mail's
     ``EmptyMessagesList``, so either ``except`` catches it."""

@@ -128,10 +128,10 @@ class Message:
     def _bad_header(self) -> str | None:
         """The first field holding a line break that would inject a header, or None."""
         reply_to = self.reply_to if isinstance(self.reply_to, list) else [self.reply_to]
-        fields: list[tuple[str, Any]] = [("sender", self.sender), *(("recipients", v) for v in self.recipients),
-                                         *(("cc", v) for v in self.cc), *(("bcc", v) for v in self.bcc),
-                                         *(("reply_to", v) for v in reply_to),
-                                         *(self.extra_headers or {}).items()]
+        fields: list[tuple[str, Any]] = [
+            ("sender", self.sender), *(("recipients", v) for v in self.recipients),
+            *(("cc", v) for v in self.cc), *(("bcc", v) for v in self.bcc),
+            *(("reply_to", v) for v in reply_to), *(self.extra_headers or {}).items()]
         for name, value in fields:
             parts = value if isinstance(value, tuple | list) else [value]
             if any(_has_newline(str(part)) for part in parts if part is not None):
