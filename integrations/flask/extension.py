@@ -83,6 +83,14 @@ class _State:
 
 #: Environment names printed by ``acumbamail-smtp testserver`` that differ from the Flask keys.
 _ENV_ALIASES = {"ACUMBAMAIL_DEFAULT_FROM": "ACUMBAMAIL_DEFAULT_SENDER"}
+#: Keys that set the same thing: a variable is not used when app.config sets any of its group.
+_SAME_SETTING = [("ACUMBAMAIL_HOST", "MAIL_SERVER"), ("ACUMBAMAIL_PORT", "MAIL_PORT"),
+                 ("ACUMBAMAIL_USERNAME", "MAIL_USERNAME"),
+                 ("ACUMBAMAIL_PASSWORD", "ACUMBAMAIL_AUTH_TOKEN", "MAIL_PASSWORD"),
+                 ("ACUMBAMAIL_SECURITY", "MAIL_USE_TLS", "MAIL_USE_SSL"),
+                 ("ACUMBAMAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER"),
+                 ("ACUMBAMAIL_SUPPRESS_SEND", "MAIL_SUPPRESS_SEND"),
+                 ("ACUMBAMAIL_MAX_EMAILS", "MAIL_MAX_EMAILS")]
 
 
 def app_config(app: Flask) -> Mapping[str, Any]:
@@ -94,7 +102,9 @@ def app_config(app: Flask) -> Mapping[str, Any]:
             env[_ENV_ALIASES.get(name, name)] = value
     if not env:
         return app.config
-    unset = {key: value for key, value in env.items() if app.config.get(key) in (None, "")}
+    group = {key: keys for keys in _SAME_SETTING for key in keys}
+    unset = {key: value for key, value in env.items()
+             if all(app.config.get(k) in (None, "") for k in group.get(key, (key,)))}
     return ChainMap(unset, app.config)
 
 
