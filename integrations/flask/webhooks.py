@@ -5,12 +5,13 @@ and of its answer back, sending ``tracking_event`` for each new event.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.events import Event
 from acumbamail_smtp.webhooks.receiver import WebhookReceiver, receiver_from_settings
 from flask import Blueprint, Flask, Response, current_app, request
+from flask.sansio.app import App
 
 from .settings import webhook_key, webhook_settings
 from .signals import tracking_event
@@ -64,14 +65,14 @@ class WebhookBlueprint(Blueprint):
     settings when verification is missing or invalid, rather than answering every post with 500
     later (set ``ACUMBAMAIL_WEBHOOK_INSECURE`` to accept unverified posts on purpose)."""
 
-    def register(self, app: Flask, options: dict[str, Any]) -> None:
+    def register(self, app: App, options: dict[str, Any]) -> None:
         from .extension import EXTENSION_KEY, AppContextError
 
         state = app.extensions.get(EXTENSION_KEY)
         if state is None:
             raise AppContextError("register the acumbamail webhook blueprint after "
                                   "acumbamail.init_app(app) (or Acumbamail(app))")
-        receiver_for(app, state)
+        receiver_for(cast(Flask, app), state)
         super().register(app, options)
 
 
