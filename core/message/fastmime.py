@@ -242,7 +242,7 @@ def _write(headers: Headers, text: str | None, html: str | None,
     head.append(b"MIME-Version: 1.0\r\n")
 
     body: Part
-    text_part = _text_part("plain", text) if text else None
+    text_part = _text_part("plain", text) if text or (text is not None and not html) else None
     html_part = _text_part("html", html) if html else None
     inline = [_attachment_part(a) for a in attachments if a.content_id]
     if inline:

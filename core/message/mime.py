@@ -49,7 +49,7 @@ def build_email_message(headers: Headers, text: str | None, html: str | None,
     for name, value in headers.extra:
         msg[name] = value
     # Non-ASCII bodies go quoted-printable: 8bit would need BODY=8BITMIME from every hop.
-    if text:
+    if text or (text is not None and not html):
         msg.set_content(text, cte=_cte(text))
         if html:
             msg.add_alternative(html, subtype="html", cte=_cte(html))

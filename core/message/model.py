@@ -200,7 +200,7 @@ def resolve_headers(message: Message, config: RelayConfig | None = None) -> Head
     reply_to = _addresses(message.reply_to, "reply_to")
     if not (to or cc or bcc):
         raise InvalidMessage("no recipient: give at least one of to, cc or bcc")
-    if not message.text and not message.html:
+    if message.text is None and message.html is None:  # text="" is an explicitly empty body
         raise InvalidMessage("no body: give text, html or both")
     subject = _check_header_value("Subject", message.subject or "")
     category = message.category if message.category is not None else (

@@ -26,10 +26,11 @@ from .testing import RecordingMailer, record_messages
 from .webhooks import WebhookRouter, webhook_router
 
 if TYPE_CHECKING:
-    from .interop import AcumbamailFastMail, from_fastapi_mail, message_from_schema
+    from .interop import AcumbamailFastMail, EmptyMessagesList, from_fastapi_mail, message_from_schema
 
 #: Loaded on first use, so the dependency works without fastapi-mail installed.
-_LAZY = {name: ".interop" for name in ("AcumbamailFastMail", "from_fastapi_mail", "message_from_schema")}
+_LAZY = {name: ".interop" for name in ("AcumbamailFastMail", "EmptyMessagesList", "from_fastapi_mail",
+                                       "message_from_schema")}
 
 
 __getattr__ = lazy_exports(__name__, _LAZY)
@@ -38,6 +39,7 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 __all__ = [
     "AcumbamailFastMail",
     "AcumbamailSettings",
+    "EmptyMessagesList",
     "FastAPIMailer",
     "MailerDep",
     "RecordingMailer",

@@ -30,9 +30,16 @@ from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.store.sqlite import EventStore
 from acumbamail_smtp.templates.renderer import Renderer
 from fastapi_mail import ConnectionConfig, MessageSchema
+from fastapi_mail.errors import EmptyMessagesList as FastMailEmptyMessagesList
 
 from .mailer import FastAPIMailer, shared_mailer
 from .settings import AcumbamailSettings
+
+
+class EmptyMessagesList(InvalidMessage, FastMailEmptyMessagesList):
+    """``send_message([])``: both our :class:`InvalidMessage` and fastapi-mail's
+    ``EmptyMessagesList``, so either ``except`` catches it."""
+
 
 #: Which fastapi-mail setting each RelayConfig field comes from (to name it in errors).
 CONFIG_FIELDS = {
@@ -140,6 +147,8 @@ def message_from_schema(schema: MessageSchema, *, default_from: str | None = Non
         if _value(schema.multipart_subtype) != "alternative":
             alternative = None
         html, text = (body, alternative) if subtype == "html" else (alternative, body)
+        if html is None and text is None and not schema.attachments:
+            text = ""  # fastapi-mail sends a message without a body (its custom headers example)
 
     headers: dict[str, str] = {}
     for name, value in (schema.headers or {}).items():
@@ -250,7 +259,8 @@ class AcumbamailFastMail:
     message, template_name=None)`` with the same ``MessageSchema``, sent over a pool of reused
     connections shared by every instance with the same settings in the event loop (so one per
     request is fine). ``conf`` is fastapi-mail's ``ConnectionConfig``, our ``AcumbamailSettings``
-    or a ``RelayConfig``. ``SUPPRESS_SEND`` validates and records without sending;
+    or a ``RelayConfig``. ``SUPPRESS_SEND`` (read at each send, so ``fm.config.SUPPRESS_SEND = 1``
+    works as with FastMail) validates and records without sending;
     ``record_messages()`` and fastapi-mail's ``email_dispatched`` signal work as with FastMail."""
 
     def __init__(self, config: ConnectionConfig | AcumbamailSettings | RelayConfig, *,
@@ -258,16 +268,13 @@ class AcumbamailFastMail:
                  pool_size: int | None = None,
                  template_folder: str | os.PathLike[str] | None = None) -> None:
         self.config = config
-        suppress = False
         folder: str | os.PathLike[str] | None = None
         if isinstance(config, ConnectionConfig):
             relay = from_fastapi_mail(config)
             folder = config.TEMPLATE_FOLDER
-            suppress = bool(config.SUPPRESS_SEND)
         elif isinstance(config, AcumbamailSettings):
             relay = config.relay_config()
             folder = config.template_folder
-            suppress = config.suppress_send
             pool_size = pool_size or config.pool_size
         elif isinstance(config, RelayConfig):
             relay = config
@@ -278,17 +285,32 @@ class AcumbamailFastMail:
         self.template_folder = template_folder if template_folder is not None else folder
         self.pool_size = pool_size or 4
         self.store = store
-        if mailer is None and suppress:
-            from .testing import RecordingMailer
-
-            mailer = RecordingMailer(relay, store=store, template_folder=self.template_folder)
         self._mailer = mailer
+        self._recorder: FastAPIMailer | None = None
+
+    @property
+    def suppress_send(self) -> bool:
+        """Whether sends are only validated and recorded: ``SUPPRESS_SEND`` of the configuration
+        as it is now (``suppress_send`` of ``AcumbamailSettings``)."""
+        if isinstance(self.config, ConnectionConfig):
+            return bool(self.config.SUPPRESS_SEND)
+        if isinstance(self.config, AcumbamailSettings):
+            return bool(self.config.suppress_send)
+        return False
 
     @property
     def mailer(self) -> FastAPIMailer:
-        """The mailer that sends (the event loop's shared one unless one was given)."""
+        """The mailer that sends: the one given, a recording one while sending is suppressed,
+        else the event loop's shared one."""
         if self._mailer is not None:
             return self._mailer
+        if self.suppress_send:
+            if self._recorder is None:
+                from .testing import RecordingMailer
+
+                self._recorder = RecordingMailer(self.relay_config, store=self.store,
+                                                 template_folder=self.template_folder)
+            return self._recorder
         return shared_mailer(self.relay_config, pool_size=self.pool_size, store=self.store,
                              template_folder=self.template_folder)
 
@@ -302,7 +324,7 @@ class AcumbamailFastMail:
         mailer = self.mailer
         batch = message if isinstance(message, list) else [message]
         if not batch:
-            raise InvalidMessage("the list of messages is empty")
+            raise EmptyMessagesList("the list of messages is empty")
         prepared = [prepare(mailer.to_message(m, template_name=template_name,
                                               html_template=html_template,
                                               plain_template=plain_template, category=category),

@@ -7,22 +7,25 @@ SMTP relay and learns what became of every message.
     acumbamail.send(Message("Hi", recipients=["ana@example.com"], body="Hello", category="SIGNUP"))
 
 Switching from Flask-Mail: ``from acumbamail_smtp.integrations.flask import Acumbamail as Mail,
-Message``; the ``MAIL_*`` settings keep working.
+Message`` (and ``BadHeaderError``, ``email_dispatched`` when used); the ``MAIL_*`` settings keep
+working.
 """
 
 from .extension import Acumbamail, AppContextError, Connection
-from .message import Attachment, Message
+from .message import Attachment, BadHeaderError, Message
 from .reports import acumbamail_reports_blueprint
-from .signals import email_dispatched, signals, tracking_event
+from .signals import email_dispatched, message_sent, signals, tracking_event
 
 __all__ = [
     "Acumbamail",
     "AppContextError",
     "Attachment",
+    "BadHeaderError",
     "Connection",
     "Message",
     "acumbamail_reports_blueprint",
     "email_dispatched",
+    "message_sent",
     "signals",
     "tracking_event",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -19,13 +21,14 @@ from acumbamail_smtp.errors import AcumbamailError, ConfigError, InvalidMessage,
 from acumbamail_smtp.message.model import Message as CoreMessage
 from acumbamail_smtp.message.model import PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
+from acumbamail_smtp.settings import to_bool
 from acumbamail_smtp.smtp.sync import Mailer
 from acumbamail_smtp.store.sqlite import DEFAULT_STORE_PATH, EventStore, open_store
 from flask import Blueprint, Flask, current_app, has_app_context
 
 from .message import Message, to_core_message
 from .settings import SEND_KEYS, SendSettings, logger, send_settings, template_folders, unknown_keys
-from .signals import email_dispatched
+from .signals import email_dispatched, message_sent
 
 if TYPE_CHECKING:
     from acumbamail_smtp.templates.renderer import Renderer
@@ -53,11 +56,12 @@ class _State:
 
     def settings(self, app: Flask) -> SendSettings:
         """The send settings for ``app.config`` as it is now (cached on the values they use)."""
-        snapshot = {key: app.config.get(key) for key in SEND_KEYS}
+        config = app_config(app)
+        snapshot = {key: config.get(key) for key in SEND_KEYS}
         cached = self.settings_cache
         if cached is not None and cached[0] == snapshot:
             return cached[1]
-        settings = send_settings(app.config, app.testing)
+        settings = send_settings(config, app.testing)
         for key in unknown_keys(app.config):
             logger.warning("app.config[%r] is not an acumbamail-smtp setting (misspelt?)", key)
         self.settings_cache = (snapshot, settings)
@@ -67,7 +71,7 @@ class _State:
         """The event store from ``ACUMBAMAIL_STORE``: a SQLite path (relative ones in the
         instance folder), a database URL, an EventStore, or False for none. Default: a SQLite
         file in ``app.instance_path``."""
-        value = app.config.get("ACUMBAMAIL_STORE")
+        value = app_config(app).get("ACUMBAMAIL_STORE")
         with self.lock:
             cached = self.store_cache
             if cached is not None and cached[1] == app.instance_path and (
@@ -76,6 +80,33 @@ class _State:
             store = _open_store(value, app.instance_path)
             self.store_cache = (value, app.instance_path, store)
             return store
+
+
+#: Environment names printed by ``acumbamail-smtp testserver`` that differ from the Flask keys.
+_ENV_ALIASES = {"ACUMBAMAIL_DEFAULT_FROM": "ACUMBAMAIL_DEFAULT_SENDER"}
+#: Keys that set the same thing: a variable is not used when app.config sets any of its group.
+_SAME_SETTING = [("ACUMBAMAIL_HOST", "MAIL_SERVER"), ("ACUMBAMAIL_PORT", "MAIL_PORT"),
+                 ("ACUMBAMAIL_USERNAME", "MAIL_USERNAME"),
+                 ("ACUMBAMAIL_PASSWORD", "ACUMBAMAIL_AUTH_TOKEN", "MAIL_PASSWORD"),
+                 ("ACUMBAMAIL_SECURITY", "MAIL_USE_TLS", "MAIL_USE_SSL"),
+                 ("ACUMBAMAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER"),
+                 ("ACUMBAMAIL_SUPPRESS_SEND", "MAIL_SUPPRESS_SEND"),
+                 ("ACUMBAMAIL_MAX_EMAILS", "MAIL_MAX_EMAILS")]
+
+
+def app_config(app: Flask) -> Mapping[str, Any]:
+    """``app.config``, then the ``ACUMBAMAIL_*`` environment variables for keys it leaves unset
+    (so the ``export`` block of ``acumbamail-smtp testserver`` works for a Flask app too)."""
+    env: dict[str, Any] = {}
+    for name, value in os.environ.items():
+        if name.startswith("ACUMBAMAIL_") and value != "":
+            env[_ENV_ALIASES.get(name, name)] = value
+    if not env:
+        return app.config
+    group = {key: keys for keys in _SAME_SETTING for key in keys}
+    unset = {key: value for key, value in env.items()
+             if all(app.config.get(k) in (None, "") for k in group.get(key, (key,)))}
+    return ChainMap(unset, app.config)
 
 
 def _open_store(value: Any, instance_path: str) -> EventStore | None:
@@ -93,6 +124,9 @@ def _open_store(value: Any, instance_path: str) -> EventStore | None:
         raise ConfigError("ACUMBAMAIL_STORE", "must be a SQLite path, a database URL, an EventStore "
                                               f"or False, got {type(value).__name__}")
     if "://" not in location and location != ":memory:":
+        if value in (None, "") and not os.path.exists(location):
+            logger.warning("acumbamail-smtp: creating the event store %s (ACUMBAMAIL_STORE; set it to "
+                        "False for none)", location)
         os.makedirs(os.path.dirname(location), exist_ok=True)
     try:
         return open_store(location)
@@ -127,10 +161,22 @@ def _sender_hint() -> Iterator[None]:
 
 
 def _dispatched(app: Flask, message: AnyMessage, result: SendResult) -> None:
-    """Copy the outcome onto a Flask-Mail-style message and send ``email_dispatched``."""
+    """Copy the outcome onto a Flask-Mail-style message and send ``email_dispatched`` (as
+    Flask-Mail does) and ``message_sent`` (with the result)."""
     _mark(message, result)
     if result.status != "refused":
-        email_dispatched.send(app, message=message, result=result)
+        email_dispatched.send(app, message=message)
+        message_sent.send(app, message=message, result=result)
+
+
+def _fill(message: AnyMessage, settings: SendSettings) -> None:
+    """Set a Flask-Mail-style message's unset ``sender`` and ``date`` before it is sent, as
+    Flask-Mail does (so ``outbox[0].sender`` is the default sender)."""
+    if isinstance(message, Message):
+        if not message.sender and settings.relay.default_from:
+            message.sender = settings.relay.default_from
+        if message.date is None:
+            message.date = time.time()
 
 
 def _mark(message: AnyMessage, result: SendResult) -> None:
@@ -173,6 +219,12 @@ class Connection:
         self.settings = settings
         self.mailer = (_RecordingMailer if settings.suppress else Mailer)(settings.relay, store=store)
         self.sent = 0  # messages on the current connection
+        self.ascii_attachments = to_bool("MAIL_ASCII_ATTACHMENTS",
+                                            app.config.get("MAIL_ASCII_ATTACHMENTS") or False)
+
+    def _core(self, message: AnyMessage) -> CoreMessage:
+        _fill(message, self.settings)
+        return to_core_message(message, ascii_attachments=self.ascii_attachments)
 
     def __enter__(self) -> Connection:
         self.mailer.__enter__()
@@ -185,7 +237,7 @@ class Connection:
     def send(self, message: AnyMessage) -> SendResult:
         """Send one message; raises :class:`~acumbamail_smtp.RecipientsRefused` when no recipient
         accepted it (its ``result`` is also set on the message)."""
-        core = to_core_message(message)
+        core = self._core(message)
         self._make_room(1)
         try:
             with _sender_hint():
@@ -207,7 +259,7 @@ class Connection:
         """Send every message, one result each in order; all are validated before the first is
         sent. A message no recipient accepted gets a ``refused`` result and the batch goes on."""
         originals = list(messages)
-        cores = [to_core_message(m) for m in originals]
+        cores = [self._core(m) for m in originals]
         with _sender_hint():
             results = self._send_chunks(cores, originals)
         for message, result in zip(originals, results, strict=True):
@@ -274,6 +326,7 @@ class Acumbamail:
         state = _State(self)
         state.settings(app)
         app.extensions[EXTENSION_KEY] = state
+        app.extensions.setdefault("mail", self)  # Flask-Mail's key, unless Flask-Mail holds it
         from .cli import acumbamail_cli
 
         app.cli.add_command(acumbamail_cli)

@@ -2,11 +2,14 @@
 into the core's :class:`~acumbamail_smtp.Message`.
 
 Everything Flask-Mail's message carries is either carried over or refused with
-:class:`~acumbamail_smtp.InvalidMessage` naming it; nothing is dropped silently.
+:class:`~acumbamail_smtp.InvalidMessage` naming it; nothing is dropped silently. Header injection
+raises :class:`BadHeaderError`, as Flask-Mail does (it is also an ``InvalidMessage``).
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from mimetypes import guess_type
@@ -23,6 +26,11 @@ if TYPE_CHECKING:
     from acumbamail_smtp.result import SendResult
 
 AddressValue = str | tuple[str, str]
+
+
+class BadHeaderError(InvalidMessage):
+    """A line break in the subject, an address or a header (Flask-Mail's ``BadHeaderError``):
+    refused before anything is sent, so ``except BadHeaderError:`` keeps working."""
 
 #: Charsets accepted for ``charset``: messages are always written as UTF-8 (ASCII is a subset).
 _CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
@@ -57,9 +65,11 @@ class Attachment:
 class Message:
     """One e-mail, with Flask-Mail's constructor and attributes plus ``category``.
 
-    ``sender`` defaults to ``ACUMBAMAIL_DEFAULT_SENDER`` / ``MAIL_DEFAULT_SENDER`` when sent (not
-    when built, so no app context is needed to build one). After a send, ``send_result`` holds
-    the :class:`~acumbamail_smtp.SendResult` and ``msgId`` the Message-ID that was used.
+    ``sender`` defaults to ``ACUMBAMAIL_DEFAULT_SENDER`` / ``MAIL_DEFAULT_SENDER``: when built in
+    an application context (as Flask-Mail does), else when sent (so no app context is needed to
+    build one); a ``(name, address)`` pair becomes ``"name <address>"``. Sending sets ``sender``
+    and ``date`` when they are unset, ``send_result`` (the :class:`~acumbamail_smtp.SendResult`)
+    and ``msgId`` (the Message-ID that was used).
     """
 
     def __init__(self, subject: str = "", recipients: Iterable[AddressValue] | str | None = None,
@@ -77,7 +87,7 @@ class Message:
         self.body = body
         self.html = html
         self.alts: dict[str, str] = dict(alts or {})
-        self.sender = sender
+        self.sender: str | None = _sender(sender)
         self.cc: list[AddressValue] = _list(cc)
         self.bcc: list[AddressValue] = _list(bcc)
         self.attachments: list[Attachment | CoreAttachment] = list(attachments or [])
@@ -110,9 +120,37 @@ class Message:
         """Attach ``data`` as ``filename`` (Flask-Mail's signature)."""
         self.attachments.append(Attachment(filename, content_type, data, disposition, headers))
 
-    def to_core(self) -> CoreMessage:
+    def has_bad_headers(self) -> bool:
+        """Whether a line break is in the subject (other than folding), an address or a header
+        value (Flask-Mail's check, extended to cc, bcc and ``extra_headers``)."""
+        return self._bad_header() is not None
+
+    def _bad_header(self) -> str | None:
+        """The first field holding a line break that would inject a header, or None."""
+        reply_to = self.reply_to if isinstance(self.reply_to, list) else [self.reply_to]
+        fields: list[tuple[str, Any]] = [
+            ("sender", self.sender), *(("recipients", v) for v in self.recipients),
+            *(("cc", v) for v in self.cc), *(("bcc", v) for v in self.bcc),
+            *(("reply_to", v) for v in reply_to), *(self.extra_headers or {}).items()]
+        for name, value in fields:
+            parts = value if isinstance(value, tuple | list) else [value]
+            if any(_has_newline(str(part)) for part in parts if part is not None):
+                return name
+        subject = self.subject or ""
+        if _has_newline(subject) and any(
+                not line.strip() or _has_newline(line) or (n > 0 and line[0] not in "\t ")
+                for n, line in enumerate(subject.split("\r\n"))):
+            return "subject"
+        return None
+
+    def to_core(self, *, ascii_attachments: bool = False) -> CoreMessage:
         """This message as the core's :class:`~acumbamail_smtp.Message`; raises
-        :class:`InvalidMessage` for what the core cannot carry."""
+        :class:`BadHeaderError` for header injection and :class:`InvalidMessage` for what the
+        core cannot carry. ``ascii_attachments`` (``MAIL_ASCII_ATTACHMENTS``) strips attachment
+        file names to ASCII, as Flask-Mail does."""
+        bad = self._bad_header()
+        if bad is not None:
+            raise BadHeaderError(f"{bad}: contains a line break (header injection refused)")
         if self.charset is not None and self.charset.strip().lower() not in _CHARSETS:
             raise InvalidMessage(f"charset {self.charset!r} is not supported: messages are sent as UTF-8")
         for name, options in (("mail_options", self.mail_options), ("rcpt_options", self.rcpt_options)):
@@ -129,6 +167,8 @@ class Message:
                 raise InvalidMessage(f"alts: a {subtype!r} alternative is not supported (only the "
                                      "text body and html, given once)")
         headers = dict(self.extra_headers or {})
+        if text is None and html is None and self.attachments:
+            text = ""  # Flask-Mail sends an attachment without a body as an empty text part
         if self.msgId and not any(k.lower() == "message-id" for k in headers):
             headers["Message-ID"] = self.msgId
         return CoreMessage(
@@ -140,11 +180,50 @@ class Message:
             cc=_addresses(self.cc, "cc"),
             bcc=_addresses(self.bcc, "bcc"),
             reply_to=_reply_to(self.reply_to),
-            attachments=[_attachment(a, i) for i, a in enumerate(self.attachments, 1)],
+            attachments=[_attachment(a, i, ascii_attachments) for i, a in enumerate(self.attachments, 1)],
             headers=headers,
             category=self.category,
             date=self.date,
         )
+
+
+def _has_newline(text: str) -> bool:
+    return "\r" in text or "\n" in text
+
+
+def _sender(value: AddressValue | None) -> str | None:
+    """Flask-Mail's sender: a pair becomes ``"Name <addr>"``; none is the app's default sender
+    when built in an application context set up with the extension (as Flask-Mail does)."""
+    if value is None or value == "":
+        value = _default_sender()
+    if isinstance(value, tuple | list):
+        try:
+            return format_address(tuple(value), "sender")
+        except ValueError as exc:
+            raise InvalidMessage(str(exc)) from None
+    return value
+
+
+def _default_sender() -> str | None:
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None
+    state = current_app.extensions.get("acumbamail")
+    settings = getattr(state, "settings", None)
+    if settings is None:
+        return None
+    default: str | None = settings(current_app._get_current_object()).relay.default_from  # type: ignore[attr-defined]
+    return default
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def ascii_filename(name: str) -> str:
+    """``name`` reduced to ASCII as ``MAIL_ASCII_ATTACHMENTS`` does in Flask-Mail."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return _SPACES.sub(" ", text).strip()
 
 
 def _list(value: Iterable[AddressValue] | str | None) -> list[AddressValue]:
@@ -178,7 +257,7 @@ def _reply_to(value: Any) -> list[str] | None:
     return [_address(value, "reply_to")]
 
 
-def _attachment(item: Any, index: int) -> CoreAttachment:
+def _attachment(item: Any, index: int, ascii_names: bool = False) -> CoreAttachment:
     """A core attachment from Flask-Mail's kind (ours or ``flask_mail.Attachment``) or a core one."""
     if isinstance(item, CoreAttachment):
         return item
@@ -199,13 +278,14 @@ def _attachment(item: Any, index: int) -> CoreAttachment:
                              "referenced from the HTML as cid:<id>")
     if item.data is None:
         raise InvalidMessage(f"{where}: data is required")
-    return CoreAttachment(item.data, item.filename, item.content_type, content_id)
+    filename = ascii_filename(item.filename) if ascii_names and item.filename else item.filename
+    return CoreAttachment(item.data, filename, item.content_type, content_id)
 
 
-def to_core_message(message: Message | CoreMessage) -> CoreMessage:
+def to_core_message(message: Message | CoreMessage, *, ascii_attachments: bool = False) -> CoreMessage:
     """The core message for ``message`` (ours, or already a core one)."""
     if isinstance(message, CoreMessage):
         return message
     if isinstance(message, Message):
-        return message.to_core()
+        return message.to_core(ascii_attachments=ascii_attachments)
     raise InvalidMessage(f"expected an acumbamail_smtp Message, got {type(message).__name__}")

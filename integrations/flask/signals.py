@@ -1,7 +1,8 @@
 """The extension's blinker signals, in the Flask manner (one :class:`blinker.Namespace`).
 
-Both are sent with the Flask application as sender, so ``signal.connect(handler, app)`` listens
-to one application only.
+All are sent with the Flask application as sender, so ``signal.connect(handler, app)`` listens
+to one application only. ``email_dispatched`` sends exactly what Flask-Mail's does, so its
+receivers work unchanged; ``message_sent`` adds the result.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from blinker import Namespace
 
 signals = Namespace()
 
-email_dispatched = signals.signal("acumbamail-email-dispatched", doc="""\
-Sent after a message was handed to the relay, or recorded instead when sending is suppressed
-(``ACUMBAMAIL_SUPPRESS_SEND``): ``sender`` is the app, with ``message=`` (what was passed to
-``send``) and ``result=`` (its :class:`~acumbamail_smtp.SendResult`). Not sent for a message no
-recipient accepted.""")
+email_dispatched = signals.signal("email-dispatched", doc="""\
+Flask-Mail's signal: sent after a message was handed to the relay, or recorded instead when
+sending is suppressed (``ACUMBAMAIL_SUPPRESS_SEND``), as ``send(app, message=message)`` exactly
+like Flask-Mail. Not sent for a message no recipient accepted.""")
+
+message_sent = signals.signal("acumbamail-message-sent", doc="""\
+Sent right after ``email_dispatched``, with the outcome: ``sender`` is the app, with ``message=``
+(what was passed to ``send``) and ``result=`` (its :class:`~acumbamail_smtp.SendResult`).""")
 
 tracking_event = signals.signal("acumbamail-tracking-event", doc="""\
 Sent for each new event the webhook endpoint stored (delivered, opened, clicked, bounced,

@@ -5,7 +5,7 @@ and of its answer back, sending ``tracking_event`` for each new event.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.events import Event
@@ -13,6 +13,7 @@ from acumbamail_smtp.store.sqlite import EventStore
 from acumbamail_smtp.webhooks.receiver import WebhookReceiver
 from acumbamail_smtp.webhooks.settings import cached_receiver
 from flask import Blueprint, Flask, Response, current_app, request
+from flask.sansio.app import App
 
 from .settings import WEBHOOK_NAMES, webhook_settings
 from .signals import tracking_event
@@ -62,9 +63,23 @@ def receive(token: str | None = None) -> Response:
                     headers=result.headers)
 
 
+class WebhookBlueprint(Blueprint):
+    """The webhook blueprint: ``register_blueprint`` refuses it with a ConfigError naming the
+    settings when verification is missing or invalid, rather than answering every post with 500
+    later (set ``ACUMBAMAIL_WEBHOOK_INSECURE`` to accept unverified posts on purpose)."""
+
+    def register(self, app: App, options: dict[str, Any]) -> None:
+        state: AppState | None = app.extensions.get(STATE_KEY)
+        if state is None:
+            raise RuntimeError("register the acumbamail webhook blueprint after "
+                               "acumbamail.init_app(app) (or Acumbamail(app))")
+        receiver_for(cast(Flask, app), state)
+        super().register(app, options)
+
+
 def make_blueprint() -> Blueprint:
     """A blueprint with ``POST /webhook`` (token in ``?token=`` or none) and ``POST /webhook/<token>``."""
-    blueprint = Blueprint("acumbamail", __name__)
+    blueprint = WebhookBlueprint("acumbamail", __name__)
     blueprint.add_url_rule("/webhook", "webhook", receive, methods=["POST"], defaults={"token": None})
     blueprint.add_url_rule("/webhook/<token>", "webhook_token", receive, methods=["POST"])
     return blueprint

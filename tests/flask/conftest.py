@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,14 @@ def relay_settings(relay: FakeRelay, **extra: Any) -> dict[str, Any]:
         "ACUMBAMAIL_SUPPRESS_SEND": False,
         **extra,
     }
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ACUMBAMAIL_* variable of the machine leaks into a test (the extension reads them)."""
+    for name in list(os.environ):
+        if name.startswith("ACUMBAMAIL_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from acumbamail_smtp.integrations.flask import (
     AppContextError,
     Attachment,
     Message,
-    email_dispatched,
+    message_sent,
 )
 from acumbamail_smtp.testserver import FakeRelay
 from flask import Flask
@@ -178,14 +178,14 @@ def test_max_emails_splits_send_many_over_connections(make_app: Any, relay: Fake
     assert relay.sessions == 3
 
 
-def test_email_dispatched_carries_app_message_and_result(app: Flask, mail: Acumbamail, relay: FakeRelay) -> None:
+def test_message_sent_carries_app_message_and_result(app: Flask, mail: Acumbamail, relay: FakeRelay) -> None:
     seen: list[tuple[Any, Any, Any]] = []
 
     def listener(sender: Any, message: Any, result: Any) -> None:
         seen.append((sender, message, result))
 
     message = Message("Signal", recipients=["ana@example.net"], body="x")
-    with email_dispatched.connected_to(listener, sender=app), app.app_context():
+    with message_sent.connected_to(listener, sender=app), app.app_context():
         result = mail.send(message)
     assert seen == [(app, message, result)]
 
