@@ -1,22 +1,44 @@
 """The application's shared mailer (and event store) on ``app.state``, opened in the lifespan and
 handed to each request by the ``get_mailer`` dependency (``MailerDep``)."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import ConfigError
 from acumbamail_smtp.store.sqlite import EventStore, open_store
+from acumbamail_smtp.webhooks.settings import WEBHOOK_KEYS, cached_receiver
 from fastapi import Depends, FastAPI, Request
 
 from .mailer import FastAPIMailer, close_shared_mailers
-from .settings import AcumbamailSettings
+from .settings import AcumbamailSettings, env_name
 
 MAILER_STATE = "acumbamail_mailer"
 STORE_STATE = "acumbamail_store"
 SETTINGS_STATE = "acumbamail_settings"
 RECEIVER_STATE = "acumbamail_receiver"
+#: The environment variable behind each receiver setting, for the lifespan's errors.
+WEBHOOK_SETTING_NAMES = {name: env_name(key) for key, name in WEBHOOK_KEYS.items()}
+#: Set on the endpoints of a webhook router that takes its verification from the lifespan's
+#: settings, so that the lifespan can refuse to start when those settings configure none.
+NEEDS_LIFESPAN_RECEIVER = "__acumbamail_lifespan_receiver__"
+
+
+def _needs_receiver(app: FastAPI) -> bool:
+    """Whether a webhook router relying on the lifespan's settings is mounted on ``app``."""
+    return any(getattr(endpoint, NEEDS_LIFESPAN_RECEIVER, False)
+               for endpoint in _endpoints(app.router.routes))
+
+
+def _endpoints(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every endpoint below ``routes``, through mounts and included routers (FastAPI 0.16x keeps an
+    included router as one route that refers to the original)."""
+    for route in routes:
+        yield getattr(route, "endpoint", None)
+        nested = getattr(route, "original_router", None) or getattr(route, "app", None)
+        if nested is not None and nested is not route:
+            yield from _endpoints(getattr(nested, "routes", ()))
 
 
 @asynccontextmanager
@@ -50,10 +72,13 @@ async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None 
                 mailer = FastAPIMailer(relay, pool_size=settings.pool_size if settings else 4,
                                        store=store, template_folder=folder)
         receiver = None
-        if store is not None and settings is not None and settings.webhook_options():
-            from acumbamail_smtp.webhooks.settings import cached_receiver
-
-            receiver = cached_receiver(store, settings.webhook_options())  # checked at startup
+        options = settings.webhook_options() if settings is not None else {}
+        if options or _needs_receiver(app):
+            # Checked at startup: a mounted webhook router without verification would answer every
+            # post with 500, and the sender would retry it for ever.
+            if store is None:
+                raise ConfigError("ACUMBAMAIL_STORE", "the webhook router needs an event store")
+            receiver = cached_receiver(store, options, names=WEBHOOK_SETTING_NAMES)
         state = {MAILER_STATE: mailer, STORE_STATE: store, SETTINGS_STATE: settings,
                  RECEIVER_STATE: receiver}
         for name, value in state.items():

@@ -18,7 +18,7 @@ from acumbamail_smtp.webhooks.settings import cached_receiver
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from .dependencies import RECEIVER_STATE, SETTINGS_STATE, get_event_store
+from .dependencies import NEEDS_LIFESPAN_RECEIVER, RECEIVER_STATE, SETTINGS_STATE, get_event_store
 from .settings import AcumbamailSettings
 
 logger = logging.getLogger("acumbamail_smtp.fastapi")
@@ -157,6 +157,9 @@ def webhook_router(receiver: WebhookReceiver | None = None, *, store: EventStore
                                        extra: Annotated[Any, Depends(dependency)]) -> Response:
         return await receive(request, background_tasks, token, app_store, extra)
 
+    if receiver is None and not options:
+        for endpoint in (acumbamail_webhook, acumbamail_webhook_token):
+            setattr(endpoint, NEEDS_LIFESPAN_RECEIVER, True)
     return router
 
 
