@@ -14,7 +14,8 @@ from typing import Any
 from acumbamail_smtp.message import fastmime
 from acumbamail_smtp.message.addresses import ParsedAddress, idna_domain
 from acumbamail_smtp.message.mime import serialize, serialize_stdlib
-from acumbamail_smtp.message.model import Attachment, Message, prepare, resolve_headers
+from acumbamail_smtp.message.model import Attachment, Message
+from acumbamail_smtp.message.prepare import prepare, resolve_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
