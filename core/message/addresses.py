@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from email import errors
 from email.headerregistry import Address, HeaderRegistry
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
 import idna
 
@@ -97,7 +98,7 @@ def _is_one_address(value: str) -> bool:
     if len(getaddresses([value])) != 1:
         return False
     try:
-        header = _HEADERS("To", value)
+        header: Any = _HEADERS("To", value)  # an AddressHeader; typeshed says BaseHeader
     except Exception:  # the header parser raises several unrelated types on garbage
         return False
     if len(header.groups) != 1 or header.groups[0].display_name is not None or len(header.addresses) != 1:
