@@ -25,8 +25,8 @@ from .errors import (
 )
 from .events import Event, EventType
 from .lazy import lazy_exports
+from .message import Attachment, Message, PreparedMessage, prepare
 from .message.categories import CATEGORY_HEADER, validate_category
-from .message.model import Attachment, Message, PreparedMessage, prepare
 from .result import Reply, SendResult
 from .smtp.aio import AsyncMailer
 from .smtp.diagnostics import CheckReport, check_relay

@@ -72,12 +72,13 @@ def normalize_address(address: str) -> str:
     value = address.strip()
     if "<" in value:
         value = parseaddr(value)[1] or value
-    value = value.lower()
     local, at, domain = value.rpartition("@")
     if at and not domain.isascii():
+        # Encoded before lower-casing, as the envelope is: lower() would turn a capital sigma into
+        # a final sigma, which IDNA 2008 keeps distinct.
         with suppress(ValueError):  # not encodable: keep the lower-cased Unicode form
-            value = f"{local}@{idna_domain(domain).lower()}"
-    return value
+            return f"{local.lower()}@{idna_domain(domain).lower()}"
+    return value.lower()
 
 
 def event_id_for(type_: str, recipient: str, timestamp: datetime, message_key: str | None,

@@ -140,12 +140,14 @@ def _address_header(name: str, addresses: Sequence[ParsedAddress]) -> bytes:
 
 
 def _text_part(subtype: str, body: str) -> Part:
-    lines = body.splitlines()
+    """A text part. Only CR, LF and CRLF break lines (``bytes.splitlines``, as the standard
+    library's writer does): form feed, NEL, U+2028 and the like are text and stay in it."""
+    lines = body.encode("utf-8").splitlines()
     if body.isascii() and all(len(line) <= MAX_LINE for line in lines):
-        lines.append("")
-        return _TEXT_TYPE[subtype] + _CTE_7BIT, "\r\n".join(lines).encode("ascii")
-    lines.append("")
-    encoded = binascii.b2a_qp("\n".join(lines).encode("utf-8"), istext=True)
+        lines.append(b"")
+        return _TEXT_TYPE[subtype] + _CTE_7BIT, b"\r\n".join(lines)
+    lines.append(b"")
+    encoded = binascii.b2a_qp(b"\n".join(lines), istext=True)
     return _TEXT_TYPE[subtype] + _CTE_QP, encoded.replace(b"\n", b"\r\n")
 
 

@@ -23,7 +23,8 @@ def _header_address(address: ParsedAddress, smtputf8: bool) -> Address:
 
 
 def _cte(body: str) -> str:
-    if body.isascii() and all(len(line) <= 998 for line in body.splitlines()):
+    """7bit for short ASCII lines, else quoted-printable; lines break only at CR and LF."""
+    if body.isascii() and all(len(line) <= 998 for line in body.encode("ascii").splitlines()):
         return "7bit"
     return "quoted-printable"
 

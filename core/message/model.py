@@ -1,24 +1,23 @@
-"""Messages: what the application fills in (:class:`Message`) and what goes on the wire
-(:class:`PreparedMessage`, made once by :func:`prepare`, which validates everything first)."""
+"""The data types of a message: what the application fills in (:class:`Message`), the resolved
+:class:`Headers` handed to the MIME writers, and what goes on the wire (:class:`PreparedMessage`,
+made once by :func:`~acumbamail_smtp.message.prepare.prepare`). No logic that needs MIME lives here,
+so the writers can import these types without an import circle."""
 
 from __future__ import annotations
 
-import math
 import mimetypes
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.utils import format_datetime, formatdate, make_msgid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InvalidMessage
-from .addresses import ParsedAddress, parse_address, parse_address_list
-from .categories import CATEGORY_HEADER, validate_category
+from .addresses import ParsedAddress
+from .categories import CATEGORY_HEADER
 
 if TYPE_CHECKING:
-    from ..config import RelayConfig
     from ..result import SendResult
 
 AddressList = str | Sequence[str] | None
@@ -80,10 +79,12 @@ class Attachment:
 
 @dataclass(slots=True, eq=False)
 class Message:
-    """One e-mail to send. Addresses may be ``"Name <addr>"``; lists may be one string.
+    """One e-mail to send. An address is ``"addr"`` or ``"Name <addr>"``; ``to``, ``cc``, ``bcc`` and
+    ``reply_to`` take one such string (exactly one address) or a list of them.
 
-    ``category`` becomes the ``ACUMBAMAIL-SMTPAPI`` header. After sending, ``send_result`` holds
-    the :class:`~acumbamail_smtp.SendResult`.
+    ``category`` becomes the ``ACUMBAMAIL-SMTPAPI`` header. A send *returns* its
+    :class:`~acumbamail_smtp.SendResult`; the mailers also set ``send_result`` on the message, a
+    convenience for code that keeps the message around (the last send wins).
     """
 
     from_email: str | None = None
@@ -120,9 +121,13 @@ class Message:
         return [str(a) for a in (*_as_list(self.to), *_as_list(self.cc), *_as_list(self.bcc))]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PreparedMessage:
-    """A validated message, serialized once: the envelope and the bytes for DATA."""
+    """A validated message, serialized once: the envelope and the bytes for DATA.
+
+    Frozen, so one prepared message can be sent, retried and recorded without any step changing
+    it for another; derive a changed copy with :meth:`without` or :func:`dataclasses.replace`.
+    """
 
     source: Message | None
     envelope_from: str
@@ -131,11 +136,21 @@ class PreparedMessage:
     message_id: str
     category: str | None
     smtputf8: bool = False
-    #: recipients skipped because they are suppressed (filled in by the mailer)
+    #: recipients skipped because they are suppressed (see :meth:`without`)
     suppressed: list[str] = field(default_factory=list)
 
+    def without(self, suppressed: Collection[str]) -> PreparedMessage:
+        """A copy whose recipients in ``suppressed`` (compared case-insensitively) are moved from
+        ``recipients`` to ``suppressed``; ``self`` when none of them is a recipient."""
+        lowered = {address.lower() for address in suppressed}
+        skipped = [r for r in self.recipients if r.lower() in lowered]
+        if not skipped:
+            return self
+        return replace(self, recipients=[r for r in self.recipients if r.lower() not in lowered],
+                       suppressed=[*self.suppressed, *skipped])
 
-@dataclass(slots=True)
+
+@dataclass(frozen=True, slots=True)
 class Headers:
     """The resolved header values of a message, handed to the MIME writer."""
 
@@ -152,153 +167,12 @@ class Headers:
 
 
 def _as_list(value: AddressList) -> list[str]:
+    """The addresses of a field as given: one string is one address."""
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]
-
-
-def _check_header_value(name: str, value: object) -> str:
-    text = str(value)
-    if "\r" in text or "\n" in text or "\x00" in text:
-        raise InvalidMessage(f"header {name!r} contains a line break or NUL (header injection refused)")
-    return text
-
-
-def _check_header_name(name: str) -> str:
-    if not name or any(c in name for c in ": \t\r\n") or not name.isascii() or not name.isprintable():
-        raise InvalidMessage(f"invalid header name {name!r}")
-    if name.lower() in RESERVED_HEADERS:
-        raise InvalidMessage(
-            f"header {name!r} is set by the library; use the Message field instead"
-        )
-    return name
-
-
-def _addresses(value: AddressList, field_name: str) -> list[ParsedAddress]:
-    try:
-        if value is None or isinstance(value, str):
-            return parse_address_list(value, field_name)
-        return parse_address_list([str(v) for v in value], field_name)
-    except ValueError as exc:
-        raise InvalidMessage(str(exc)) from None
-
-
-def resolve_headers(message: Message, config: RelayConfig | None = None) -> Headers:
-    """Validate ``message`` and resolve defaults; raises :class:`InvalidMessage` naming the problem."""
-    from_value = message.from_email or (config.default_from if config else None)
-    if not from_value:
-        raise InvalidMessage("from_email: no sender given and no default_from configured")
-    try:
-        sender = parse_address(str(from_value), "from_email")
-    except ValueError as exc:
-        raise InvalidMessage(str(exc)) from None
-    to = _addresses(message.to, "to")
-    cc = _addresses(message.cc, "cc")
-    bcc = _addresses(message.bcc, "bcc")
-    reply_to = _addresses(message.reply_to, "reply_to")
-    if not (to or cc or bcc):
-        raise InvalidMessage("no recipient: give at least one of to, cc or bcc")
-    if message.text is None and message.html is None:  # text="" is an explicitly empty body
-        raise InvalidMessage("no body: give text, html or both")
-    subject = _check_header_value("Subject", message.subject or "")
-    category = message.category if message.category is not None else (
-        config.default_category if config else None)
-    if category is not None:
-        try:
-            category = validate_category(str(category))
-        except ValueError as exc:
-            raise InvalidMessage(str(exc)) from None
-    extra: list[tuple[str, str]] = []
-    message_id: str | None = None
-    for name, value in message.headers.items():
-        if name.lower() == "message-id":
-            message_id = _check_header_value(name, value).strip()
-            if not (message_id.startswith("<") and message_id.endswith(">") and "@" in message_id
-                    and " " not in message_id):
-                raise InvalidMessage(f"header 'Message-ID' must look like <id@domain>, got {message_id!r}")
-            continue
-        extra.append((_check_header_name(name), _check_header_value(name, value)))
-    if any(a.content_id for a in message.attachments) and not message.html:
-        raise InvalidMessage("inline images (content_id) need an html body")
-    for attachment in message.attachments:
-        if attachment.filename is not None:
-            _check_header_value("attachment filename", attachment.filename)
-        if attachment.content_id is not None:
-            _check_header_value("attachment content_id", attachment.content_id)
-    if message_id is None:
-        message_id = make_msgid(domain=_msgid_domain(sender))
-    smtputf8 = any(a.needs_smtputf8 for a in (sender, *to, *cc, *bcc, *reply_to))
-    return Headers(sender, to, cc, reply_to, subject, _date_header(message.date), message_id,
-                   category, extra, smtputf8)
-
-
-def _date_header(value: datetime | float | None) -> str:
-    """The ``Date`` header for ``value`` (now when None); a naive datetime is refused."""
-    if value is None:
-        return formatdate(localtime=True)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise InvalidMessage("date: give an aware datetime (with a time zone) or a Unix time")
-        return format_datetime(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidMessage(f"date: expected a datetime or a Unix time, got {value!r}")
-    try:
-        return formatdate(value, localtime=True)
-    except (OverflowError, OSError, ValueError):
-        raise InvalidMessage(f"date: {value!r} is out of range") from None
-
-
-def _msgid_domain(sender: ParsedAddress) -> str:
-    from .addresses import idna_domain
-
-    return idna_domain(sender.domain)
-
-
-def prepare(message: Message, config: RelayConfig | None = None) -> PreparedMessage:
-    """Validate ``message``, resolve defaults and serialize it once, ready for the SMTP exchange."""
-    from .mime import serialize
-
-    headers = resolve_headers(message, config)
-    bcc = _addresses(message.bcc, "bcc")
-    recipients: list[str] = []
-    seen: set[str] = set()
-    for address in (*headers.to, *headers.cc, *bcc):
-        envelope = address.envelope()
-        key = envelope.lower()
-        if key not in seen:
-            seen.add(key)
-            recipients.append(envelope)
-    try:
-        data = serialize(headers, message.text, message.html, message.attachments)
-    except (ValueError, TypeError) as exc:  # the email package's own refusals
-        if isinstance(exc, InvalidMessage):
-            raise
-        raise InvalidMessage(f"the message cannot be written as MIME: {exc}") from exc
-    return PreparedMessage(
-        source=message,
-        envelope_from=headers.from_.envelope(),
-        recipients=recipients,
-        data=data,
-        message_id=headers.message_id,
-        category=headers.category,
-        smtputf8=headers.smtputf8,
-    )
-
-
-def prepare_raw(data: bytes, envelope_from: str, recipients: Iterable[str], *,
-                message_id: str = "", category: str | None = None) -> PreparedMessage:
-    """Wrap bytes that are already a complete message (for adapters that build their own MIME)."""
-    try:
-        sender = parse_address(envelope_from, "envelope_from")
-        rcpts = [parse_address(r, "recipients") for r in recipients]
-    except ValueError as exc:
-        raise InvalidMessage(str(exc)) from None
-    if not rcpts:
-        raise InvalidMessage("no recipient")
-    return PreparedMessage(None, sender.envelope(), [r.envelope() for r in rcpts], data, message_id,
-                           category, any(a.needs_smtputf8 for a in (sender, *rcpts)))
 
 
 def message_from_mapping(values: Mapping[str, Any]) -> Message:

@@ -24,7 +24,7 @@ from ..errors import (
     SendError,
     TransientError,
 )
-from ..message.model import Message, PreparedMessage, prepare
+from ..message import Message, PreparedMessage, prepare
 from ..result import SendResult
 from . import protocol
 from .replies import CLOSING_CODES, auth_error, error_for_reply
@@ -278,10 +278,7 @@ class AsyncMailer:
     async def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
         if self.store is not None and prepared.recipients:
             blocked = await asyncio.to_thread(self.store.suppressed, list(prepared.recipients))
-            if blocked:
-                lowered = {b.lower() for b in blocked}
-                prepared.suppressed = [r for r in prepared.recipients if r.lower() in lowered]
-                prepared.recipients = [r for r in prepared.recipients if r.lower() not in lowered]
+            prepared = prepared.without(blocked)
         if not prepared.recipients:
             result = SendResult(prepared.message_id, "refused", suppressed=list(prepared.suppressed),
                                 category=prepared.category)

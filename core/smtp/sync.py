@@ -27,7 +27,7 @@ from ..errors import (
     SendError,
     TransientError,
 )
-from ..message.model import Message, PreparedMessage, prepare
+from ..message import Message, PreparedMessage, prepare
 from ..result import Reply, SendResult
 from . import protocol
 from .replies import CLOSING_CODES, auth_error, error_for_reply, reply_text
@@ -373,7 +373,7 @@ class Mailer:
             self._record(pending)
 
     def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
-        self._apply_suppression(prepared)
+        prepared = self._apply_suppression(prepared)
         if not prepared.recipients:
             result = SendResult(prepared.message_id, "refused", suppressed=list(prepared.suppressed),
                                 category=prepared.category)
@@ -384,14 +384,10 @@ class Mailer:
         logger.debug("message %s: %s (queue id %s)", result.message_id, result.status, result.queue_id)
         return result
 
-    def _apply_suppression(self, prepared: PreparedMessage) -> None:
+    def _apply_suppression(self, prepared: PreparedMessage) -> PreparedMessage:
         if self.store is None or not prepared.recipients:
-            return
-        blocked = self.store.suppressed(prepared.recipients)
-        if blocked:
-            lowered = {b.lower() for b in blocked}
-            prepared.suppressed = [r for r in prepared.recipients if r.lower() in lowered]
-            prepared.recipients = [r for r in prepared.recipients if r.lower() not in lowered]
+            return prepared
+        return prepared.without(self.store.suppressed(prepared.recipients))
 
     def _with_retries(self, prepared: PreparedMessage) -> SendResult:
         attempt = 0

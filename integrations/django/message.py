@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import email.policy
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import django
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import InvalidMessage
+from acumbamail_smtp.message import PreparedMessage, prepare_raw
 from acumbamail_smtp.message.categories import CATEGORY_HEADER, validate_category
-from acumbamail_smtp.message.model import PreparedMessage, prepare_raw
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.utils.encoding import force_str
 
@@ -92,24 +93,19 @@ def prepare_message(message: EmailMessage, config: RelayConfig) -> PreparedMessa
         raise InvalidMessage("headers: 'Bcc' is not sent as a header (it would show the hidden "
                              "recipients); use the bcc argument")
     category = message_category(message, config)
-    prepared = prepare_raw(b"", force_str(message.from_email),
-                           [force_str(a) for a in message.recipients()])
-    unique: dict[str, str] = {}
-    for recipient in prepared.recipients:  # one RCPT per address, however often it is listed
-        unique.setdefault(recipient.lower(), recipient)
-    prepared.recipients = list(unique.values())
+    envelope = prepare_raw(b"", force_str(message.from_email),
+                           [force_str(a) for a in message.recipients()])  # one RCPT per address
     try:
         if MODERN_MIME:
-            policy = email.policy.SMTPUTF8 if prepared.smtputf8 else email.policy.SMTP
+            policy = email.policy.SMTPUTF8 if envelope.smtputf8 else email.policy.SMTP
             mime: Any = message.message(policy=policy)
         else:
             mime = message.message()
         if category is not None:
             del mime[CATEGORY_HEADER]
             mime[CATEGORY_HEADER] = category
-        prepared.data = mime.as_bytes() if MODERN_MIME else mime.as_bytes(linesep="\r\n")
+        data = mime.as_bytes() if MODERN_MIME else mime.as_bytes(linesep="\r\n")
     except ValueError as exc:  # Django's refusals of bad headers and addresses are ValueErrors
         raise InvalidMessage(f"message cannot be built: {exc}") from exc
-    prepared.message_id = force_str(mime.get("Message-ID", "")).strip()
-    prepared.category = category
-    return prepared
+    return replace(envelope, data=data, message_id=force_str(mime.get("Message-ID", "")).strip(),
+                   category=category)

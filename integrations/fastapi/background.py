@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from acumbamail_smtp.errors import AcumbamailError, RecipientsRefused
-from acumbamail_smtp.message.model import PreparedMessage, prepare
+from acumbamail_smtp.message import PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
 from fastapi import BackgroundTasks
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from acumbamail_smtp.config import RelayConfig, config_from_settings
 from acumbamail_smtp.errors import ConfigError, InvalidMessage
+from acumbamail_smtp.message import Attachment, Message, PreparedMessage, prepare
 from acumbamail_smtp.message.addresses import parse_address
 from acumbamail_smtp.message.categories import CATEGORY_HEADER
-from acumbamail_smtp.message.model import Attachment, Message, PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.store.sqlite import EventStore
 from acumbamail_smtp.templates.renderer import Renderer

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import AcumbamailError, ConfigError, InvalidMessage, SendError
+from acumbamail_smtp.message import PreparedMessage, prepare
 from acumbamail_smtp.message.model import Message as CoreMessage
-from acumbamail_smtp.message.model import PreparedMessage, prepare
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.settings import to_bool
 from acumbamail_smtp.smtp.sync import Mailer

@@ -11,10 +11,12 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from acumbamail_smtp.message import fastmime
 from acumbamail_smtp.message.addresses import ParsedAddress, idna_domain
 from acumbamail_smtp.message.mime import serialize, serialize_stdlib
-from acumbamail_smtp.message.model import Attachment, Message, prepare, resolve_headers
+from acumbamail_smtp.message.model import Attachment, Message
+from acumbamail_smtp.message.prepare import prepare, resolve_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,9 +25,11 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 # Printable text of every script, plus the characters that make MIME hard.
 _chars = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\x85")
 header_text = st.text(st.one_of(_chars, st.sampled_from(" =?.\"\\,;:<>()é中😀")), max_size=150)
+#: Characters str.splitlines() breaks at but MIME does not: only CR, LF and CRLF end a line.
+NOT_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 body_text = st.lists(
     st.one_of(
-        st.text(st.one_of(_chars, st.sampled_from(" \t.=")), max_size=120),
+        st.text(st.one_of(_chars, st.sampled_from(" \t.="), st.sampled_from(NOT_LINE_BREAKS)), max_size=120),
         st.just("."), st.just(".."), st.just(". leading dot"), st.just("trailing space "),
         st.text(st.sampled_from("ab ."), min_size=990, max_size=1200),  # around the 998 limit
         st.just("x" * 2000), st.just("ñ" * 700),
@@ -208,3 +212,36 @@ def test_smtputf8_message_falls_back_to_the_standard_library() -> None:
     assert fastmime.write(headers, message.text, message.html, message.attachments) is None
     data = prepare(message).data
     assert "\r\nFrom: josé@example.com\r\n".encode() in b"\r\n" + data
+
+
+def body_of(data: bytes) -> str:
+    part = parse(data)
+    return part.get_content().replace("\r\n", "\n")
+
+
+@SETTINGS
+@given(st.lists(st.text(st.one_of(_chars, st.sampled_from(NOT_LINE_BREAKS + " ")), max_size=60), min_size=1,
+                max_size=6), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_only_cr_and_lf_break_lines(lines: list[str], newline: str) -> None:
+    """Form feed, vertical tab, the file separators, NEL, U+2028 and U+2029 are text, kept as the
+    standard library's writer keeps them; CR, LF and CRLF are the line breaks."""
+    text = newline.join([*lines, "end"])
+    message = Message(from_email="a@example.com", to="b@example.com", subject="breaks", text=text)
+    headers = resolve_headers(message)
+    fast = fastmime.write(headers, text, None, [])
+    assert fast is not None
+    check_lines(fast)
+    expected = "\n".join([*lines, "end"]) + "\n"
+    assert body_of(fast) == expected
+    assert body_of(serialize_stdlib(headers, text, None, [])) == expected
+
+
+@pytest.mark.parametrize("char", list(NOT_LINE_BREAKS))
+def test_each_character_that_is_not_a_line_break_survives(char: str) -> None:
+    text = f"before{char}after"
+    message = Message(from_email="a@example.com", to="b@example.com", subject="x", text=text, html=f"<p>{text}</p>")
+    data = prepare(message).data
+    check_lines(data)
+    parsed = parse(data)
+    assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == text + "\n"
+    assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == f"<p>{text}</p>\n"
