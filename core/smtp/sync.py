@@ -230,6 +230,11 @@ class Mailer(MailerPolicy):
         self._depth = 0
 
     # -- connection -------------------------------------------------------------------------
+    @property
+    def connection(self) -> SyncConnection:
+        """The connection that performs the SMTP exchange (the one given, or the real one)."""
+        return self._conn
+
     def open(self) -> bool:
         """Open the connection now; False if it was already open."""
         with self._lock:

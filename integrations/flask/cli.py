@@ -8,7 +8,7 @@ from acumbamail_smtp.message.model import Message as CoreMessage
 from acumbamail_smtp.smtp.diagnostics import check_relay
 from flask.cli import AppGroup
 
-from .extension import Acumbamail, _app_and_state
+from .extension import Acumbamail, MissingSender, _app_and_state
 
 acumbamail_cli = AppGroup("acumbamail", help="Acumbamail's SMTP relay: check the settings, send a test.")
 
@@ -44,7 +44,7 @@ def send_test_command(address: str, sender: str | None, category: str | None, su
         suppressed = extension.sending_suppressed
         result = extension.send(message)
     except InvalidMessage as exc:
-        hint = " (or pass --from)" if str(exc).startswith("sender:") else ""
+        hint = " (or pass --from)" if isinstance(exc, MissingSender) else ""
         raise click.ClickException(f"{exc}{hint}") from None
     except AcumbamailError as exc:
         raise click.ClickException(str(exc)) from None
