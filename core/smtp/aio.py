@@ -211,6 +211,7 @@ class AsyncMailer(MailerPolicy):
     async def aclose(self) -> None:
         """Close every pooled connection (QUIT), and the given ``connection``."""
         idle, self._idle = self._idle, []
+        self._carried.clear()
         if self.connection is not None:
             idle.append(self.connection)
         await asyncio.gather(*(conn.close() for conn in idle), return_exceptions=True)
@@ -293,8 +294,12 @@ class AsyncMailer(MailerPolicy):
                         return step
                     await asyncio.sleep(step)
             finally:
-                if conn is not self.connection and conn.is_open:
+                if conn is self.connection:
+                    pass
+                elif conn.is_open:
                     self._idle.append(conn)
+                else:
+                    self._forget(conn)
         raise AssertionError("unreachable")
 
     def _checkout(self) -> AsyncConnection:

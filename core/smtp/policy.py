@@ -311,11 +311,17 @@ class MailerPolicy:
 
     def _opened(self, conn: object) -> None:
         """Start counting the messages of a freshly opened ``conn``."""
-        self._carried[id(conn)] = 0
+        if self.max_per_connection is not None:
+            self._carried[id(conn)] = 0
 
     def _carried_one(self, conn: object) -> None:
         """Count one message tried on ``conn``."""
-        self._carried[id(conn)] = self._carried.get(id(conn), 0) + 1
+        if self.max_per_connection is not None:
+            self._carried[id(conn)] = self._carried.get(id(conn), 0) + 1
+
+    def _forget(self, conn: object) -> None:
+        """Stop counting for ``conn``, which leaves the mailer (so the counts do not grow)."""
+        self._carried.pop(id(conn), None)
 
     def _settle(self, attempt: int, prepared: PreparedMessage,
                 outcome: SendResult | AcumbamailError) -> SendResult | float:

@@ -129,6 +129,14 @@ def test_a_custom_connection_gets_every_try_and_the_per_connection_limit() -> No
     assert connection.opens == 3  # 2 + 2 + 1
 
 
+async def test_an_async_custom_connection_gets_the_per_connection_limit() -> None:
+    connection = AsyncFailing(fail_to="nobody@example.org")
+    async with AsyncMailer(NOWHERE, pool_size=1, connection=connection, max_per_connection=2) as mailer:
+        results = await mailer.send_many([msg(i) for i in range(5)])
+    assert [r.queue_id for r in results] == ["HOOK1"] * 5
+    assert connection.sync.opens == 3 and connection.sync.closes == 3  # two on the limit, one at the end
+
+
 def outcome_names(exc: TransientError) -> list[str]:
     assert exc.results is not None
     return [o.status if isinstance(o, SendResult) else f"{type(o).__name__}: {o}" for o in exc.results]
