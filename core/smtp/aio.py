@@ -273,6 +273,7 @@ class AsyncMailer(MailerPolicy):
     # -- internals --------------------------------------------------------------------------
     async def _send_prepared(self, prepared: PreparedMessage,
                              batch_failures: list[BaseException] | None = None) -> SendResult:
+        """Suppression, then the tries (not started once ``batch_failures`` has one)."""
         if self.store is not None and prepared.recipients:
             prepared = self._without(prepared, await asyncio.to_thread(self.store.suppressed,
                                                                        list(prepared.recipients)))
@@ -310,6 +311,7 @@ class AsyncMailer(MailerPolicy):
 
     async def _try_once(self, conn: AsyncConnection,
                         prepared: PreparedMessage) -> SendResult | errors.AcumbamailError:
+        """One try on ``conn`` (reopened when spent or closed); a retryable fault is returned."""
         try:
             if self._spent(conn):
                 await conn.close()

@@ -330,6 +330,7 @@ class Mailer(MailerPolicy):
             self._record_now(pending)
 
     def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
+        """Suppression, then the tries; the result is put on the message, not yet recorded."""
         if self.store is not None and prepared.recipients:
             prepared = self._without(prepared, self.store.suppressed(prepared.recipients))
         result = self._nobody_left(prepared) or self._with_retries(prepared)
@@ -345,6 +346,7 @@ class Mailer(MailerPolicy):
         raise AssertionError("unreachable")
 
     def _try_once(self, prepared: PreparedMessage) -> SendResult | AcumbamailError:
+        """One try on the connection (reopened when spent or closed); a retryable fault is returned."""
         conn = self._conn
         try:
             if self._spent(conn):
