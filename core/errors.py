@@ -32,6 +32,10 @@ class InvalidMessage(AcumbamailError, ValueError):
     """
 
 
+class MissingSender(InvalidMessage):
+    """A message has no sender and no default sender is configured (adapters name their setting)."""
+
+
 class TemplateError(AcumbamailError):
     """A template is missing, invalid, or refers to a variable the context lacks."""
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from email.utils import format_datetime, formatdate, make_msgid
 from typing import Protocol
 
-from ..errors import InvalidMessage
+from ..errors import InvalidMessage, MissingSender
 from .addresses import ParsedAddress, idna_domain, parse_address, parse_address_list
 from .categories import validate_category
 from .mime import serialize
@@ -62,7 +62,7 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
     """Validate ``message`` and resolve defaults; raises :class:`InvalidMessage` naming the problem."""
     from_value = message.from_email or (config.default_from if config else None)
     if not from_value:
-        raise InvalidMessage("from_email: no sender given and no default_from configured")
+        raise MissingSender("from_email: no sender given and no default_from configured")
     try:
         sender = parse_address(str(from_value), "from_email")
     except ValueError as exc:
@@ -73,7 +73,7 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
     reply_to = _addresses(message.reply_to, "reply_to")
     if not (to or cc or bcc):
         raise InvalidMessage("no recipient: give at least one of to, cc or bcc")
-    if not message.text and not message.html:
+    if message.text is None and message.html is None:  # text="" is an explicitly empty body
         raise InvalidMessage("no body: give text, html or both")
     subject = _check_header_value("Subject", message.subject or "")
     category = message.category if message.category is not None else (

@@ -1,13 +1,15 @@
 """The asynchronous transport: :class:`AsyncMailer` keeps a pool of reused ``aiosmtplib`` connections.
 
-The exchange for one message lives in :meth:`AsyncConnection.send`, the async twin of
-:meth:`~acumbamail_smtp.smtp.sync.SyncConnection.send`; the retry rules are shared with it.
+Only the I/O lives here: :class:`AsyncSMTPConnection` is the exchange for one message, the async
+twin of :class:`~acumbamail_smtp.smtp.sync.SMTPConnection` (``AsyncMailer(connection=...)``
+replaces it); suppression, retries, recording and batch errors are the shared
+:class:`~acumbamail_smtp.smtp.policy.MailerPolicy`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import itertools
 import ssl
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -15,33 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
+from .. import errors
 from ..config import RelayConfig
-from ..errors import (
-    AcumbamailError,
-    ConnectionFailed,
-    PermanentError,
-    RecipientsRefused,
-    SendError,
-    TransientError,
-)
 from ..message import Message, PreparedMessage, prepare
 from ..result import SendResult
-from . import protocol
+from . import policy, protocol
+from .policy import AsyncConnection, MailerPolicy, smtp_logger
 from .replies import CLOSING_CODES, auth_error, error_for_reply
-from .sync import (
-    _trace,
-    local_hostname,
-    must_reconnect,
-    refused_result,
-    refused_text,
-    retry_delay,
-)
 
 if TYPE_CHECKING:
     from ..store.sqlite import SendStore
-
-smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
-logger = logging.getLogger("acumbamail_smtp.transport")
 
 
 def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
@@ -53,12 +38,12 @@ def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-class AsyncConnection:
+class AsyncSMTPConnection:
     """One open, secured and authenticated ``aiosmtplib`` connection."""
 
     def __init__(self, config: RelayConfig) -> None:
-        self.config = config
         self._smtp: aiosmtplib.SMTP | None = None
+        self.config = config
 
     @property
     def is_open(self) -> bool:
@@ -70,7 +55,7 @@ class AsyncConnection:
         context = cfg.create_ssl_context() if cfg.encrypted else None
         smtp = aiosmtplib.SMTP(
             hostname=cfg.host, port=cfg.port, timeout=cfg.timeout,
-            local_hostname=cfg.local_hostname or local_hostname(),
+            local_hostname=cfg.local_hostname or policy.local_hostname(),
             use_tls=cfg.security == "tls", start_tls=False,
             tls_context=context if cfg.security == "tls" else None,
         )
@@ -81,32 +66,26 @@ class AsyncConnection:
             smtp_logger.debug("reply: %s %r", ehlo.code, ehlo.message)
             if cfg.security == "starttls":
                 if not smtp.supports_extension("starttls"):
-                    raise ConnectionFailed(
-                        f"relay {where} does not offer STARTTLS, which this configuration requires "
-                        "(use the implicit TLS port 465 or 2525 with security='tls')",
-                        retryable=False,
-                    )
+                    raise policy.starttls_missing(where)
                 smtp_logger.debug("send: STARTTLS")
                 await smtp.starttls(tls_context=context)
                 await smtp.ehlo()
             if cfg.username and cfg.password:
                 if not smtp.supports_extension("auth"):
-                    raise PermanentError(
-                        "relay does not offer AUTH on this connection (it may require TLS first)"
-                    )
+                    raise policy.auth_missing()
                 smtp_logger.debug("send: AUTH as %s <redacted during AUTH>", cfg.username)
                 try:
                     await smtp.login(cfg.username, cfg.password)
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     raise auth_error(cfg.username, exc.code, exc.message) from None
-        except AcumbamailError:
+        except errors.AcumbamailError:
             smtp.close()
             raise
         except BaseException as exc:
             smtp.close()
             tls = _tls_cause(exc)
             if tls is not None:
-                raise ConnectionFailed(
+                raise errors.ConnectionFailed(
                     f"TLS with {where} failed: {tls}",
                     retryable=not isinstance(tls, ssl.SSLCertVerificationError),
                 ) from exc
@@ -115,7 +94,7 @@ class AsyncConnection:
             ):
                 raise error_for_reply("connection setup", exc.code, exc.message) from exc
             if isinstance(exc, aiosmtplib.SMTPException | OSError | asyncio.TimeoutError):
-                raise ConnectionFailed(f"cannot connect to {where}: {exc}") from exc
+                raise errors.ConnectionFailed(f"cannot connect to {where}: {exc}") from exc
             raise
         self._smtp = smtp
 
@@ -127,7 +106,7 @@ class AsyncConnection:
         """
         smtp = self._smtp
         if smtp is None or smtp.transport is None or smtp.protocol is None:
-            raise ConnectionFailed("connection is not open")
+            raise errors.ConnectionFailed("connection is not open")
         options = protocol.mail_options(prepared, smtp.supports_extension)
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)
@@ -138,18 +117,18 @@ class AsyncConnection:
         try:
             steps = protocol.exchange(prepared, options, pipelining=smtp.supports_extension("pipelining"))
             try:
-                trace = _trace if smtp_logger.isEnabledFor(logging.DEBUG) else None
-                result = await protocol.run_async(steps, transport, reader, timeout, trace)
-            except SendError as exc:
+                result = await protocol.run_async(steps, transport, reader, timeout, policy.tracer())
+            except errors.SendError as exc:
                 await self._reset(exc.code or 0, transport, reader)
                 raise
             if result.status == "refused":
                 await self._reset(0, transport, reader)
-        except AcumbamailError:
+        except errors.AcumbamailError:
             raise
         except (OSError, TimeoutError) as exc:
             self.discard()
-            raise ConnectionFailed(f"connection to the relay dropped: {exc or type(exc).__name__}") from exc
+            why = exc or type(exc).__name__
+            raise errors.ConnectionFailed(f"connection to the relay dropped: {why}") from exc
         except BaseException:
             # Cancelled (or interrupted) mid-transaction: the relay may be waiting for the rest of
             # this message, so the connection must never serve another one.
@@ -173,11 +152,13 @@ class AsyncConnection:
             self.discard()
 
     def discard(self) -> None:
+        """Drop the connection without QUIT (after a fault); never raises."""
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             smtp.close()
 
     async def close(self) -> None:
+        """Say QUIT and close; never raises."""
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
@@ -190,24 +171,31 @@ class AsyncConnection:
             smtp.close()
 
 
-class AsyncMailer:
+class _NotTried(Exception):
+    """A message of a stopped batch that was never tried."""
+
+
+class AsyncMailer(MailerPolicy):
     """Sends messages over a pool of up to ``pool_size`` reused connections.
 
     Connections open lazily and are kept until :meth:`aclose` (or the end of ``async with``).
     Safe to share across the tasks of one event loop; :meth:`send_many` sends with bounded
-    concurrency. Retries, suppression and recording follow :class:`~acumbamail_smtp.Mailer`;
-    store calls run in a worker thread so the event loop never waits on the database.
+    concurrency. Retries, suppression, recording and ``max_per_connection`` are the policy shared
+    with :class:`~acumbamail_smtp.Mailer`; store calls run in a worker thread so the event loop
+    never waits on the database. ``connection`` replaces the pool with that one object (see
+    :class:`~acumbamail_smtp.smtp.AsyncConnection`), used by every send, up to ``pool_size`` at once.
     """
 
     def __init__(self, config: RelayConfig | None = None, *, pool_size: int = 4,
-                 store: SendStore | None = None) -> None:
+                 store: SendStore | None = None, connection: AsyncConnection | None = None,
+                 max_per_connection: int | None = None) -> None:
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             from ..errors import ConfigError
 
             raise ConfigError("pool_size", f"must be an integer >= 1, got {pool_size!r}")
-        self.config = config if config is not None else RelayConfig.from_env()
+        super().__init__(config, store, max_per_connection)
         self.pool_size = pool_size
-        self.store = store
+        self.connection = connection
         self._idle: list[AsyncConnection] = []
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
@@ -221,8 +209,11 @@ class AsyncMailer:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every pooled connection (QUIT)."""
+        """Close every pooled connection (QUIT), and the given ``connection``."""
         idle, self._idle = self._idle, []
+        self._carried.clear()
+        if self.connection is not None:
+            idle.append(self.connection)
         await asyncio.gather(*(conn.close() for conn in idle), return_exceptions=True)
 
     @property
@@ -240,32 +231,37 @@ class AsyncMailer:
         result = await self._send_prepared(prepared)
         await self._record([result])
         if result.status == "refused":
-            raise RecipientsRefused(refused_text(result), result=result)
+            raise errors.RecipientsRefused(policy.refused_text(result), result=result)
         return result
 
     async def send_many(self, messages: Iterable[Message]) -> list[SendResult]:
         """Send every message, up to ``pool_size`` at a time; one result per message, in order.
 
         All messages are validated first; a message refused by every recipient or with a 5xx gets
-        a ``refused`` result instead of stopping the batch.
+        a ``refused`` result instead of stopping the batch. Any other error stops the batch (no
+        message starts after it; those in flight finish) and is raised with ``results``, the same
+        as from ``Mailer.send_many`` (see :func:`~acumbamail_smtp.smtp.policy.batch_error`).
         """
         prepared = [prepare(m, self.config) for m in messages]
+        failures: list[BaseException] = []
 
-        async def one(item: PreparedMessage) -> SendResult:
+        async def one(item: PreparedMessage) -> SendResult | BaseException:
             try:
-                return await self._send_prepared(item)
-            except PermanentError as exc:
-                return refused_result(item, exc)
+                return await self._send_prepared(item, failures)
+            except _NotTried:
+                return errors.SendError(policy.BATCH_STOPPED)
+            except errors.PermanentError as exc:
+                return policy.refused_result(item, exc)
+            except Exception as exc:  # reported in the batch's results, then raised
+                failures.append(exc)
+                return exc
 
-        outcomes = list(await asyncio.gather(*(one(p) for p in prepared), return_exceptions=True))
-        results = [o for o in outcomes if isinstance(o, SendResult)]
-        await self._record(results)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                if isinstance(outcome, SendError):
-                    outcome.results = outcomes
-                raise outcome
-        return results
+        outcomes = list(await asyncio.gather(*(one(p) for p in prepared)))
+        await self._record([o for o in outcomes if isinstance(o, SendResult)])
+        if failures:
+            policy.batch_error(failures[0], outcomes, len(prepared))
+            raise failures[0]
+        return [o for o in outcomes if isinstance(o, SendResult)]
 
     async def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
                             category: str | None = None, **fields: Any) -> SendResult:
@@ -275,51 +271,60 @@ class AsyncMailer:
         return await self.send(render_message(name, context, to=to, category=category, **fields))
 
     # -- internals --------------------------------------------------------------------------
-    async def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
+    async def _send_prepared(self, prepared: PreparedMessage,
+                             batch_failures: list[BaseException] | None = None) -> SendResult:
+        """Suppression, then the tries (not started once ``batch_failures`` has one)."""
         if self.store is not None and prepared.recipients:
-            blocked = await asyncio.to_thread(self.store.suppressed, list(prepared.recipients))
-            prepared = prepared.without(blocked)
-        if not prepared.recipients:
-            result = SendResult(prepared.message_id, "refused", suppressed=list(prepared.suppressed),
-                                category=prepared.category)
-        else:
-            result = await self._with_retries(prepared)
-        if prepared.source is not None:
-            prepared.source.send_result = result
-        return result
+            prepared = self._without(prepared, await asyncio.to_thread(self.store.suppressed,
+                                                                       list(prepared.recipients)))
+        result = self._nobody_left(prepared) or await self._with_retries(prepared, batch_failures)
+        return self._finish(prepared, result)
 
-    async def _with_retries(self, prepared: PreparedMessage) -> SendResult:
+    async def _with_retries(self, prepared: PreparedMessage,
+                            batch_failures: list[BaseException] | None) -> SendResult:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.pool_size)
-        attempt = 0
         async with self._slots:
-            conn = self._idle.pop() if self._idle else AsyncConnection(self.config)
+            if batch_failures:  # a message of this batch failed while this one waited: stop
+                raise _NotTried
+            conn = self._checkout()
             try:
-                while True:
-                    attempt += 1
-                    outcome: SendResult | AcumbamailError
-                    try:
-                        if not conn.is_open:
-                            await conn.open()
-                        outcome = await conn.send(prepared)
-                    except (TransientError, ConnectionFailed) as exc:
-                        if must_reconnect(exc):
-                            conn.discard()
-                        outcome = exc
-                    delay = retry_delay(self.config, attempt, prepared.message_id, outcome)
-                    if delay is None:
-                        if isinstance(outcome, SendResult):
-                            return outcome
-                        raise outcome
-                    await asyncio.sleep(delay)
+                for attempt in itertools.count(1):
+                    step = self._settle(attempt, prepared, await self._try_once(conn, prepared))
+                    if isinstance(step, SendResult):
+                        return step
+                    await asyncio.sleep(step)
             finally:
-                if conn.is_open:
+                if conn is self.connection:
+                    pass
+                elif conn.is_open:
                     self._idle.append(conn)
+                else:
+                    self._forget(conn)
+        raise AssertionError("unreachable")
+
+    def _checkout(self) -> AsyncConnection:
+        """The given connection, else an idle pooled one, else a new one."""
+        if self.connection is not None:
+            return self.connection
+        return self._idle.pop() if self._idle else AsyncSMTPConnection(self.config)
+
+    async def _try_once(self, conn: AsyncConnection,
+                        prepared: PreparedMessage) -> SendResult | errors.AcumbamailError:
+        """One try on ``conn`` (reopened when spent or closed); a retryable fault is returned."""
+        try:
+            if self._spent(conn):
+                await conn.close()
+            if not conn.is_open:
+                await conn.open()
+                self._opened(conn)
+            self._carried_one(conn)
+            return await conn.send(prepared)
+        except (errors.TransientError, errors.ConnectionFailed) as exc:
+            if policy.must_reconnect(exc):
+                conn.discard()
+            return exc
 
     async def _record(self, results: list[SendResult]) -> None:
-        if self.store is None or not results:
-            return
-        try:
-            await asyncio.to_thread(self.store.record_sends, results)
-        except Exception:
-            logger.exception("could not record %d sent message(s) in the event store", len(results))
+        if self.store is not None and results:
+            await asyncio.to_thread(self._record_now, results)

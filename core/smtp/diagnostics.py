@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from ..config import RelayConfig
 from ..errors import AcumbamailError
+from .policy import local_hostname
 from .replies import AUTH_HINT, reply_text
-from .sync import _SMTP, _SMTP_SSL, local_hostname
+from .sync import _SMTP, _SMTP_SSL
 
 
 @dataclass(slots=True)

@@ -171,25 +171,34 @@ def mail_options(prepared: PreparedMessage, offers: Callable[[str], bool]) -> li
     return options
 
 
+def advance(steps: Exchange, answer: Reply | None,
+            trace: Callable[[str, object], None] | None = None) -> bytes | SendResult | None:
+    """Hand ``answer`` to the exchange and return its next step: bytes to write, None to read a
+    reply, or the final :class:`SendResult`. Both drivers below step through it with this, so
+    tracing (``trace`` sees each reply and write) is written once."""
+    if trace and answer is not None:
+        trace("reply:", answer)
+    try:
+        step = steps.send(answer)
+    except StopIteration as stop:
+        result: SendResult = stop.value
+        return result
+    if trace and step is not None:
+        trace("send:", step if len(step) < 2048 else f"<{len(step)} bytes>")
+    return step
+
+
 def run_sync(steps: Exchange, sock: socket.socket, rfile: IO[bytes],
              trace: Callable[[str, object], None] | None = None) -> SendResult:
     """Drive ``steps`` over a connected socket and its buffered reader."""
     answer: Reply | None = None
-    try:
-        while True:
-            step = steps.send(answer)
-            if step is None:
-                answer = read_reply(rfile)
-                if trace:
-                    trace("reply:", answer)
-            else:
-                if trace:
-                    trace("send:", step if len(step) < 2048 else f"<{len(step)} bytes>")
-                sock.sendall(step)
-                answer = None
-    except StopIteration as stop:
-        result: SendResult = stop.value
-        return result
+    while not isinstance(step := advance(steps, answer, trace), SendResult):
+        if step is None:
+            answer = read_reply(rfile)
+        else:
+            sock.sendall(step)
+            answer = None
+    return step
 
 
 def command_sync(sock: socket.socket, rfile: IO[bytes], line: bytes) -> Reply:
@@ -262,20 +271,12 @@ async def run_async(steps: Exchange, transport: asyncio.Transport, reader: Reply
     """Drive ``steps`` over ``transport``, whose protocol is ``reader`` for the duration;
     ``seconds`` bounds the wait for each reply; ``trace`` sees each write and reply."""
     answer: Reply | None = None
-    try:
-        while True:
-            step = steps.send(answer)
-            if step is None:
-                answer = await reader.reply(seconds)
-                if trace:
-                    trace("reply:", answer)
-            else:
-                if transport.is_closing():
-                    raise ConnectionError("the connection to the relay is closed")
-                if trace:
-                    trace("send:", step if len(step) < 2048 else f"<{len(step)} bytes>")
-                transport.write(step)
-                answer = None
-    except StopIteration as stop:
-        result: SendResult = stop.value
-        return result
+    while not isinstance(step := advance(steps, answer, trace), SendResult):
+        if step is None:
+            answer = await reader.reply(seconds)
+        else:
+            if transport.is_closing():
+                raise ConnectionError("the connection to the relay is closed")
+            transport.write(step)
+            answer = None
+    return step

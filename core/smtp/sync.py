@@ -1,13 +1,14 @@
 """The synchronous transport: :class:`Mailer` holds one ``smtplib`` connection and reuses it.
 
-Two seams keep the internals replaceable: :func:`~acumbamail_smtp.message.model.prepare` makes the bytes,
-and :class:`SyncConnection.send` is the whole SMTP exchange for one prepared message.
+Only the I/O lives here: :class:`SMTPConnection` is the SMTP exchange for one prepared message
+(``Mailer(connection=...)`` replaces it); suppression, retries, recording and batch errors are the
+shared :class:`~acumbamail_smtp.smtp.policy.MailerPolicy`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import itertools
 import logging
 import smtplib
 import socket
@@ -28,69 +29,28 @@ from ..errors import (
     TransientError,
 )
 from ..message import Message, PreparedMessage, prepare
-from ..result import Reply, SendResult
+from ..result import SendResult
 from . import protocol
+from .policy import (
+    RECORD_BATCH,
+    MailerPolicy,
+    SyncConnection,
+    auth_missing,
+    batch_error,
+    local_hostname,
+    must_reconnect,
+    refused_result,
+    refused_text,
+    smtp_logger,
+    starttls_missing,
+    tracer,
+)
 from .replies import CLOSING_CODES, auth_error, error_for_reply, reply_text
 
 if TYPE_CHECKING:
     from ..store.sqlite import SendStore
 
-smtp_logger = logging.getLogger("acumbamail_smtp.smtp")
 logger = logging.getLogger("acumbamail_smtp.transport")
-
-#: How many send records are buffered before they are written to the store.
-RECORD_BATCH = 200
-
-
-@functools.cache
-def local_hostname() -> str:
-    """This host's name for EHLO, looked up once per process (``socket.getfqdn`` can be slow)."""
-    return socket.getfqdn()
-
-
-def backoff_delay(config: RelayConfig, attempt: int) -> float:
-    """Seconds to wait before try ``attempt + 1``: exponential, capped."""
-    return float(min(config.retry_backoff * (2 ** (attempt - 1)), config.retry_backoff_max))
-
-
-def is_retryable(exc: AcumbamailError) -> bool:
-    """Whether another try may succeed: a 4xx reply or a dropped/unreachable connection."""
-    if isinstance(exc, TransientError):
-        return True
-    return isinstance(exc, ConnectionFailed) and exc.retryable
-
-
-def only_deferred(result: SendResult) -> bool:
-    """Whether no recipient was accepted and every refusal was temporary (4xx): worth another try."""
-    return (result.status == "refused" and bool(result.refused)
-            and all(400 <= reply.code < 500 for reply in result.refused.values()))
-
-
-def retry_delay(config: RelayConfig, attempt: int, message_id: str,
-                outcome: SendResult | AcumbamailError) -> float | None:
-    """Seconds to wait before trying again after ``outcome`` of try ``attempt``, or None when the
-    outcome is final (return the result, raise the error). Logs each retry. Shared by both mailers."""
-    if attempt >= config.max_tries:
-        return None
-    if isinstance(outcome, SendResult):
-        if not only_deferred(outcome):
-            return None
-        why = "every recipient deferred (4xx)"
-    elif is_retryable(outcome):
-        why = str(outcome)
-    else:
-        return None
-    delay = backoff_delay(config, attempt)
-    logger.warning("message %s: %s; try %d of %d in %.2fs", message_id, why, attempt + 1,
-                   config.max_tries, delay)
-    return delay
-
-
-def must_reconnect(exc: AcumbamailError) -> bool:
-    """Whether the connection is unusable after ``exc`` (dropped, or 421 closing)."""
-    return isinstance(exc, ConnectionFailed) or (
-        isinstance(exc, TransientError) and exc.code in CLOSING_CODES
-    )
 
 
 class _RedactingMixin:
@@ -112,15 +72,11 @@ class _SMTP_SSL(_RedactingMixin, smtplib.SMTP_SSL):
     pass
 
 
-def _trace(label: str, value: object) -> None:
-    smtp_logger.debug("%s %r", label, value)
-
-
 def _tls_failure(exc: BaseException) -> bool:
     return isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError)
 
 
-class SyncConnection:
+class SMTPConnection:
     """One open, secured and authenticated SMTP connection to the relay."""
 
     def __init__(self, config: RelayConfig) -> None:
@@ -148,11 +104,7 @@ class SyncConnection:
                 smtp.ehlo_or_helo_if_needed()
                 if cfg.security == "starttls":
                     if not smtp.has_extn("starttls"):
-                        raise ConnectionFailed(
-                            f"relay {where} does not offer STARTTLS, which this configuration requires "
-                            "(use the implicit TLS port 465 or 2525 with security='tls')",
-                            retryable=False,
-                        )
+                        raise starttls_missing(where)
                     smtp.starttls(context=cfg.create_ssl_context())
                     smtp.ehlo()
                 if cfg.username and cfg.password:
@@ -176,9 +128,7 @@ class SyncConnection:
     @staticmethod
     def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
         if not smtp.has_extn("auth"):
-            raise PermanentError(
-                "relay does not offer AUTH on this connection (it may require TLS first)"
-            )
+            raise auth_missing()
         smtp._redact = True  # type: ignore[attr-defined]
         try:
             smtp.login(username, password)
@@ -206,7 +156,7 @@ class SyncConnection:
                 raise OSError("socket closed")
             if smtp.file is None:
                 smtp.file = sock.makefile("rb")
-            trace = _trace if smtp_logger.isEnabledFor(logging.DEBUG) else None
+            trace = tracer()
             steps = protocol.exchange(prepared, options, pipelining=smtp.has_extn("pipelining"))
             try:
                 result = protocol.run_sync(steps, sock, smtp.file, trace)
@@ -219,16 +169,16 @@ class SyncConnection:
         except AcumbamailError:
             raise
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            self._discard()
+            self.discard()
             raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
         except BaseException:
             # Interrupted mid-transaction: never let the next message continue this one.
-            self._discard()
+            self.discard()
             raise
 
     def _reset_after(self, code: int) -> None:
         if code in CLOSING_CODES:
-            self._discard()
+            self.discard()
             return
         smtp = self._smtp
         assert smtp is not None
@@ -237,9 +187,10 @@ class SyncConnection:
                 raise OSError("socket closed")
             protocol.command_sync(smtp.sock, smtp.file, b"RSET\r\n")
         except OSError:
-            self._discard()
+            self.discard()
 
-    def _discard(self) -> None:
+    def discard(self) -> None:
+        """Drop the connection without QUIT (after a fault); never raises."""
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             with contextlib.suppress(OSError):
@@ -258,7 +209,7 @@ class SyncConnection:
             smtp.close()
 
 
-class Mailer:
+class Mailer(MailerPolicy):
     """Sends messages through one reused connection to the relay.
 
     Use it as a context manager to keep the connection open across sends; a send outside one
@@ -266,23 +217,31 @@ class Mailer:
     retried with exponential backoff up to ``config.max_tries``; a connection lost in the middle
     of :meth:`send_many` is reopened and sending resumes at the first unacknowledged message.
     With a ``store``, suppressed recipients are skipped and every send is recorded.
-    Thread-safe: sends are serialized on the one connection.
+    ``connection`` replaces the SMTP exchange (see :class:`~acumbamail_smtp.smtp.SyncConnection`,
+    e.g. a :class:`~acumbamail_smtp.smtp.RecordingConnection` in tests); ``max_per_connection``
+    reconnects after that many messages. Thread-safe: sends are serialized on the one connection.
     """
 
-    def __init__(self, config: RelayConfig | None = None, *, store: SendStore | None = None) -> None:
-        self.config = config if config is not None else RelayConfig.from_env()
-        self.store = store
-        self._conn = SyncConnection(self.config)
+    def __init__(self, config: RelayConfig | None = None, *, store: SendStore | None = None,
+                 connection: SyncConnection | None = None, max_per_connection: int | None = None) -> None:
+        super().__init__(config, store, max_per_connection)
+        self._conn: SyncConnection = connection if connection is not None else SMTPConnection(self.config)
         self._lock = threading.RLock()
         self._depth = 0
 
     # -- connection -------------------------------------------------------------------------
+    @property
+    def connection(self) -> SyncConnection:
+        """The connection that performs the SMTP exchange (the one given, or the real one)."""
+        return self._conn
+
     def open(self) -> bool:
         """Open the connection now; False if it was already open."""
         with self._lock:
             if self._conn.is_open:
                 return False
             self._conn.open()
+            self._opened(self._conn)
             return True
 
     def close(self) -> None:
@@ -317,6 +276,7 @@ class Mailer:
 
         All messages are validated before the first is sent. A message that no recipient accepted,
         or that the relay refused with a 5xx, gets a ``refused`` result instead of stopping the batch.
+        Any other error stops the batch and is raised with ``results`` (see :func:`batch_error`).
         """
         prepared = [prepare(m, self.config) for m in messages]
         results: list[SendResult] = []
@@ -324,10 +284,7 @@ class Mailer:
             for result in self._deliver_all(prepared):
                 results.append(result)
         except SendError as exc:
-            exc.results = [*results, exc, *(
-                SendError("not sent: the batch stopped at an earlier message")
-                for _ in prepared[len(results) + 1:]
-            )]
+            batch_error(exc, [*results, exc], len(prepared))
             raise
         return results
 
@@ -339,7 +296,7 @@ class Mailer:
         """Send a message already prepared (adapters that build their own MIME use this)."""
         with self._session():
             result = self._send_prepared(prepared)
-        self._record([result])
+        self._record_now([result])
         if result.status == "refused":
             raise RecipientsRefused(refused_text(result), result=result)
         return result
@@ -366,58 +323,43 @@ class Mailer:
                         result = refused_result(item, exc)
                     pending.append(result)
                     if len(pending) >= RECORD_BATCH:
-                        self._record(pending)
+                        self._record_now(pending)
                         pending = []
                     yield result
         finally:
-            self._record(pending)
+            self._record_now(pending)
 
     def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
-        prepared = self._apply_suppression(prepared)
-        if not prepared.recipients:
-            result = SendResult(prepared.message_id, "refused", suppressed=list(prepared.suppressed),
-                                category=prepared.category)
-        else:
-            result = self._with_retries(prepared)
-        if prepared.source is not None:
-            prepared.source.send_result = result
-        logger.debug("message %s: %s (queue id %s)", result.message_id, result.status, result.queue_id)
-        return result
-
-    def _apply_suppression(self, prepared: PreparedMessage) -> PreparedMessage:
-        if self.store is None or not prepared.recipients:
-            return prepared
-        return prepared.without(self.store.suppressed(prepared.recipients))
+        """Suppression, then the tries; the result is put on the message, not yet recorded."""
+        if self.store is not None and prepared.recipients:
+            prepared = self._without(prepared, self.store.suppressed(prepared.recipients))
+        result = self._nobody_left(prepared) or self._with_retries(prepared)
+        return self._finish(prepared, result)
 
     def _with_retries(self, prepared: PreparedMessage) -> SendResult:
-        attempt = 0
         with self._lock:
-            while True:
-                attempt += 1
-                outcome: SendResult | AcumbamailError
-                try:
-                    if not self._conn.is_open:
-                        self._conn.open()
-                    outcome = self._conn.send(prepared)
-                except (TransientError, ConnectionFailed) as exc:
-                    if must_reconnect(exc):
-                        self._conn._discard()
-                    outcome = exc
-                delay = retry_delay(self.config, attempt, prepared.message_id, outcome)
-                if delay is None:
-                    if isinstance(outcome, SendResult):
-                        return outcome
-                    raise outcome
-                time.sleep(delay)
+            for attempt in itertools.count(1):
+                step = self._settle(attempt, prepared, self._try_once(prepared))
+                if isinstance(step, SendResult):
+                    return step
+                time.sleep(step)
+        raise AssertionError("unreachable")
 
-    def _record(self, results: list[SendResult]) -> None:
-        if self.store is None or not results:
-            return
+    def _try_once(self, prepared: PreparedMessage) -> SendResult | AcumbamailError:
+        """One try on the connection (reopened when spent or closed); a retryable fault is returned."""
+        conn = self._conn
         try:
-            self.store.record_sends(results)
-        except Exception:
-            # The mail is gone already: failing here would invite a duplicate resend.
-            logger.exception("could not record %d sent message(s) in the event store", len(results))
+            if self._spent(conn):
+                conn.close()
+            if not conn.is_open:
+                conn.open()
+                self._opened(conn)
+            self._carried_one(conn)
+            return conn.send(prepared)
+        except (TransientError, ConnectionFailed) as exc:
+            if must_reconnect(exc):
+                conn.discard()
+            return exc
 
 
 class _Session:
@@ -433,21 +375,6 @@ class _Session:
     def __exit__(self, *exc: object) -> None:
         if self.opened:
             self.mailer.close()
-
-
-def refused_text(result: SendResult) -> str:
-    parts = [f"{addr}: {reply}" for addr, reply in result.refused.items()]
-    parts += [f"{addr}: suppressed" for addr in result.suppressed]
-    return "no recipient accepted the message (" + "; ".join(parts or ["no recipients"]) + ")"
-
-
-def refused_result(prepared: PreparedMessage, exc: SendError) -> SendResult:
-    reply = Reply(exc.code or 554, exc.text or str(exc))
-    result = SendResult(prepared.message_id, "refused", [], dict.fromkeys(prepared.recipients, reply),
-                        list(prepared.suppressed), reply, prepared.category)
-    if prepared.source is not None:
-        prepared.source.send_result = result
-    return result
 
 
 def resolve_host(host: str) -> None:

@@ -19,6 +19,7 @@ import django
 from acumbamail_smtp.errors import AuthenticationError, ConnectionFailed, RecipientsRefused, SendError
 from acumbamail_smtp.message.model import PreparedMessage
 from acumbamail_smtp.result import SendResult
+from acumbamail_smtp.smtp.policy import SyncConnection
 from acumbamail_smtp.smtp.sync import Mailer
 from acumbamail_smtp.store.sqlite import BatchedSendStore, EventStore
 from django.core.mail import EmailMessage
@@ -41,6 +42,9 @@ class EmailBackend(BaseEmailBackend):
     only what was sent); configuration errors (``ImproperlyConfigured``) and invalid messages
     (:class:`~acumbamail_smtp.InvalidMessage`) are always raised. Thread-safe: one lock, like
     Django's SMTP backend. Every sent message gets ``acumbamail_status`` (a SendResult).
+    ``connection`` (not a setting; for subclasses such as
+    :class:`~acumbamail_smtp.integrations.django.testing.TestEmailBackend`) replaces the SMTP
+    exchange, see :class:`~acumbamail_smtp.smtp.SyncConnection`.
     """
 
     def __init__(self, host: str | None = None, port: int | None = None, username: str | None = None,
@@ -49,7 +53,8 @@ class EmailBackend(BaseEmailBackend):
                  ssl_certfile: str | None = None, *, default_category: str | None = None,
                  allow_insecure: bool | None = None, ca_file: str | None = None, max_tries: int | None = None,
                  local_hostname: str | None = None, suppression: bool | None = None,
-                 store: EventStore | str | None = None, **kwargs: Any) -> None:
+                 store: EventStore | str | None = None, connection: SyncConnection | None = None,
+                 **kwargs: Any) -> None:
         if HAS_MAILERS:
             super().__init__(**kwargs)  # Django reports unknown OPTIONS with the mailer's alias
         else:
@@ -74,7 +79,8 @@ class EmailBackend(BaseEmailBackend):
         self.suppression = conf.suppression(arguments, where, self.store)
         self._batch = None if self.store is None else BatchedSendStore(self.store, self.suppression)
         # The mailer sees the batch wrapper as its store (one suppression query, one record per batch).
-        self._mailer = Mailer(self.config, store=self._batch)
+        # ``connection`` replaces the SMTP exchange (TestEmailBackend records instead of sending).
+        self._mailer = Mailer(self.config, store=self._batch, connection=connection)
         self._lock = threading.RLock()
         self._open = False
         # What Django's SMTP backend exposes (the password stays inside the config only).

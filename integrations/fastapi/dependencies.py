@@ -11,7 +11,7 @@ from acumbamail_smtp.store.sqlite import EventStore, open_store
 from acumbamail_smtp.webhooks.settings import WEBHOOK_KEYS, cached_receiver
 from fastapi import Depends, FastAPI, Request
 
-from .mailer import FastAPIMailer, close_shared_mailers
+from .mailer import FastAPIMailer, RecordingMailer, close_shared_mailers
 from .settings import AcumbamailSettings, env_name
 
 MAILER_STATE = "acumbamail_mailer"
@@ -65,8 +65,6 @@ async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None 
             relay = config if config is not None else _relay(settings)
             folder = settings.template_folder if settings is not None else None
             if settings is not None and settings.suppress_send:
-                from .testing import RecordingMailer
-
                 mailer = RecordingMailer(relay, store=store, template_folder=folder)
             else:
                 mailer = FastAPIMailer(relay, pool_size=settings.pool_size if settings else 4,

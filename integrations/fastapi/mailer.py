@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Union
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import InvalidMessage
-from acumbamail_smtp.message.model import Message
+from acumbamail_smtp.message.model import Message, PreparedMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.smtp.aio import AsyncMailer
+from acumbamail_smtp.smtp.policy import AsyncConnection, AsyncRecordingConnection
 
 if TYPE_CHECKING:
     from acumbamail_smtp.store.sqlite import EventStore
@@ -32,8 +33,9 @@ class FastAPIMailer(AsyncMailer):
 
     def __init__(self, config: RelayConfig | None = None, *, pool_size: int = 4,
                  store: EventStore | None = None,
-                 template_folder: str | os.PathLike[str] | None = None) -> None:
-        super().__init__(config, pool_size=pool_size, store=store)
+                 template_folder: str | os.PathLike[str] | None = None,
+                 connection: AsyncConnection | None = None) -> None:
+        super().__init__(config, pool_size=pool_size, store=store, connection=connection)
         self.template_folder = os.fspath(template_folder) if template_folder is not None else None
         self._renderer: Renderer | None = None
 
@@ -58,7 +60,7 @@ class FastAPIMailer(AsyncMailer):
             if category is not None:
                 message.category = category
             return message
-        from .interop import message_from_schema
+        from .schema import message_from_schema  # fastapi-mail is optional: imported when needed
 
         return message_from_schema(message, default_from=self.config.default_from,
                                    template_name=template_name, html_template=html_template,
@@ -80,6 +82,40 @@ class FastAPIMailer(AsyncMailer):
         """Render template ``name`` (from ``template_folder``, then the starter templates) and send it."""
         return await super().send(self.renderer.render_message(name, context, to=to, category=category,
                                                                 **fields))
+
+
+class _Outbox(AsyncRecordingConnection):
+    """The recording connection of a :class:`RecordingMailer`: also keeps each Message."""
+
+    def __init__(self, outbox: list[Message]) -> None:
+        super().__init__()
+        self.outbox = outbox
+
+    async def send(self, prepared: PreparedMessage) -> SendResult:
+        """Record the prepared message, and the Message it came from in ``outbox``."""
+        if prepared.source is not None:
+            self.outbox.append(prepared.source)
+        return await super().send(prepared)
+
+
+class RecordingMailer(FastAPIMailer):
+    """A mailer that sends nothing: the core AsyncMailer with an
+    :class:`~acumbamail_smtp.smtp.AsyncRecordingConnection`. Each message goes through the core's
+    ``prepare`` (so an invalid one raises as it would for real) and suppression (with a
+    ``store``, where sends are recorded), then lands in ``outbox`` (the Messages, with
+    ``send_result`` set) and ``prepared`` (their bytes and envelope). Results are ``sent``
+    (``partially_refused`` when some recipients are suppressed, as for real) with a made-up queue
+    id. ``config`` defaults to a RelayConfig that only serves defaults (``default_from``...).
+    It is what ``ACUMBAMAIL_SUPPRESS_SEND`` puts in place of the mailer."""
+
+    def __init__(self, config: RelayConfig | None = None, *, store: EventStore | None = None,
+                 template_folder: str | os.PathLike[str] | None = None,
+                 outbox: list[Message] | None = None) -> None:
+        recorder = _Outbox(outbox if outbox is not None else [])
+        super().__init__(config if config is not None else RelayConfig(), store=store,
+                         template_folder=template_folder, connection=recorder)
+        self.outbox: list[Message] = recorder.outbox
+        self.prepared: list[PreparedMessage] = recorder.prepared
 
 
 #: Mailers shared by every AcumbamailFastMail with the same settings, one set per event loop

@@ -1,49 +1,22 @@
-"""Test helpers: :class:`RecordingMailer` validates every message as the real mailer does and keeps
-it instead of sending; :func:`record_messages` puts one in place of the app's mailer."""
+"""Test helpers: :func:`record_messages` puts a :class:`RecordingMailer` (which validates every
+message as the real mailer does and keeps it instead of sending) in place of the app's mailer.
+
+``RecordingMailer`` lives in :mod:`.mailer` (``ACUMBAMAIL_SUPPRESS_SEND`` uses it too, and the
+production modules must not import this one); it is re-exported here for tests.
+"""
 
 import contextlib
-import itertools
-import os
 from collections.abc import Iterator
 
 from acumbamail_smtp.config import RelayConfig
-from acumbamail_smtp.message.model import Message, PreparedMessage
-from acumbamail_smtp.result import Reply, SendResult
+from acumbamail_smtp.message.model import Message
 from acumbamail_smtp.store.sqlite import EventStore
 from fastapi import FastAPI, Request
 
 from .dependencies import MAILER_STATE, get_mailer
-from .mailer import FastAPIMailer
+from .mailer import FastAPIMailer, RecordingMailer
 
-_numbers = itertools.count(1)
-
-
-class RecordingMailer(FastAPIMailer):
-    """A mailer that sends nothing: each message goes through the core's ``prepare`` (so an
-    invalid one raises as it would for real) and suppression (with a ``store``), then lands in
-    ``outbox`` (the Messages, with ``send_result`` set) and ``prepared`` (their bytes and envelope).
-    Results are ``sent`` (``partially_refused`` when some recipients are suppressed, as for real)
-    with a made-up queue id. ``config`` defaults to a RelayConfig that only
-    serves defaults (``default_from``...)."""
-
-    def __init__(self, config: RelayConfig | None = None, *, store: EventStore | None = None,
-                 template_folder: str | os.PathLike[str] | None = None,
-                 outbox: list[Message] | None = None) -> None:
-        super().__init__(config if config is not None else RelayConfig(), store=store,
-                         template_folder=template_folder)
-        self.outbox: list[Message] = outbox if outbox is not None else []
-        self.prepared: list[PreparedMessage] = []
-
-    async def _with_retries(self, prepared: PreparedMessage) -> SendResult:
-        """Record instead of the SMTP exchange (the one network step of the core mailer)."""
-        self.prepared.append(prepared)
-        if prepared.source is not None:
-            self.outbox.append(prepared.source)
-        queue_id = f"RECORDED{next(_numbers)}"
-        accepted, suppressed = list(prepared.recipients), list(prepared.suppressed)
-        return SendResult(prepared.message_id, SendResult.status_for(accepted, {}, suppressed),
-                          accepted=accepted, suppressed=suppressed,
-                          reply=Reply(250, f"2.0.0 Ok: queued as {queue_id}"), category=prepared.category)
+__all__ = ["RecordingMailer", "record_messages"]
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import click
 from acumbamail_smtp.config import RelayConfig
-from acumbamail_smtp.errors import AcumbamailError, InvalidMessage
+from acumbamail_smtp.errors import AcumbamailError, InvalidMessage, MissingSender
 from acumbamail_smtp.message.model import Message as CoreMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.smtp.diagnostics import check_relay
@@ -61,7 +61,7 @@ def send_test_command(address: str, sender: str | None, category: str | None, su
         suppressed = extension.sending_suppressed
         result = extension.send(message)
     except InvalidMessage as exc:
-        hint = " (or pass --from)" if str(exc).startswith("sender:") else ""
+        hint = " (or pass --from)" if isinstance(exc, MissingSender) else ""
         raise click.ClickException(f"{exc}{hint}") from None
     except AcumbamailError as exc:
         raise click.ClickException(str(exc)) from None

@@ -17,11 +17,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from acumbamail_smtp.config import RelayConfig
-from acumbamail_smtp.errors import AcumbamailError, ConfigError, InvalidMessage, SendError
-from acumbamail_smtp.message import PreparedMessage, prepare
+from acumbamail_smtp.errors import AcumbamailError, ConfigError, MissingSender, SendError
 from acumbamail_smtp.message.model import Message as CoreMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.settings import to_bool
+from acumbamail_smtp.smtp.policy import RecordingConnection
 from acumbamail_smtp.smtp.sync import Mailer
 from acumbamail_smtp.store.sqlite import DEFAULT_STORE_PATH, EventStore, open_store
 from flask import Blueprint, Flask, current_app, has_app_context
@@ -148,16 +148,11 @@ def _app_and_state(what: str) -> tuple[Flask, _State]:
     return app, state
 
 
-@contextmanager
-def _sender_hint() -> Iterator[None]:
-    """Name the Flask settings when a message has no sender and none is configured."""
-    try:
-        yield
-    except InvalidMessage as exc:
-        if str(exc).startswith("from_email:") and "default_from" in str(exc):
-            raise InvalidMessage("sender: the message has none and neither ACUMBAMAIL_DEFAULT_SENDER "
-                                 "nor MAIL_DEFAULT_SENDER is set") from None
-        raise
+def _require_senders(messages: Iterable[CoreMessage], relay: RelayConfig) -> None:
+    """Raise :class:`MissingSender` before the core would, naming the Flask settings."""
+    if not relay.default_from and any(not m.from_email for m in messages):
+        raise MissingSender("sender: the message has none and neither ACUMBAMAIL_DEFAULT_SENDER "
+                            "nor MAIL_DEFAULT_SENDER is set")
 
 
 def _dispatched(app: Flask, message: AnyMessage, result: SendResult) -> None:
@@ -185,24 +180,27 @@ def _mark(message: AnyMessage, result: SendResult) -> None:
         message.msgId = result.message_id
 
 
-class _RecordingMailer(Mailer):
-    """Suppressed sending: the core mailer's validation and suppression list (a message left with
-    no recipient is refused, as for real), with the SMTP exchange replaced by a ``sent`` result.
-    Nothing connects, and nothing is recorded in the store (nothing was sent)."""
+class _SuppressionOnly:
+    """The app's store as seen by a mailer whose sending is suppressed: the suppression list
+    applies, but made-up sends are not recorded (nothing was sent)."""
 
-    def open(self) -> bool:
-        return False
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
 
-    def close(self) -> None:
-        pass
+    def suppressed(self, addresses: Iterable[str]) -> set[str]:
+        return self.store.suppressed(addresses)
 
-    def _with_retries(self, prepared: PreparedMessage) -> SendResult:
-        accepted, suppressed = list(prepared.recipients), list(prepared.suppressed)
-        return SendResult(prepared.message_id, SendResult.status_for(accepted, {}, suppressed),
-                          accepted, suppressed=suppressed, category=prepared.category)
+    def record_sends(self, results: Sequence[SendResult]) -> None:
+        """Nothing was sent: nothing to record."""
 
-    def _record(self, results: list[SendResult]) -> None:
-        pass
+
+def _mailer(settings: SendSettings, store: EventStore | None) -> Mailer:
+    """The core mailer for these settings: with sending suppressed, its connection is a
+    :class:`~acumbamail_smtp.smtp.RecordingConnection` (nothing connects; no queue ids)."""
+    if not settings.suppress:
+        return Mailer(settings.relay, store=store, max_per_connection=settings.max_emails)
+    return Mailer(settings.relay, store=_SuppressionOnly(store) if store is not None else None,
+                  connection=RecordingConnection(queue_ids=False), max_per_connection=settings.max_emails)
 
 
 class Connection:
@@ -217,10 +215,9 @@ class Connection:
     def __init__(self, app: Flask, settings: SendSettings, store: EventStore | None) -> None:
         self.app = app
         self.settings = settings
-        self.mailer = (_RecordingMailer if settings.suppress else Mailer)(settings.relay, store=store)
-        self.sent = 0  # messages on the current connection
+        self.mailer = _mailer(settings, store)
         self.ascii_attachments = to_bool("MAIL_ASCII_ATTACHMENTS",
-                                            app.config.get("MAIL_ASCII_ATTACHMENTS") or False)
+                                         app.config.get("MAIL_ASCII_ATTACHMENTS") or False)
 
     def _core(self, message: AnyMessage) -> CoreMessage:
         _fill(message, self.settings)
@@ -238,16 +235,13 @@ class Connection:
         """Send one message; raises :class:`~acumbamail_smtp.RecipientsRefused` when no recipient
         accepted it (its ``result`` is also set on the message)."""
         core = self._core(message)
-        self._make_room(1)
+        _require_senders([core], self.settings.relay)
         try:
-            with _sender_hint():
-                result = self.mailer.send(core)
+            result = self.mailer.send(core)
         except SendError:
             if core.send_result is not None:
                 _mark(message, core.send_result)
             raise
-        finally:
-            self.sent += 1
         _dispatched(self.app, message, result)
         return result
 
@@ -257,47 +251,22 @@ class Connection:
 
     def send_many(self, messages: Iterable[AnyMessage]) -> list[SendResult]:
         """Send every message, one result each in order; all are validated before the first is
-        sent. A message no recipient accepted gets a ``refused`` result and the batch goes on."""
+        sent. A message no recipient accepted gets a ``refused`` result and the batch goes on;
+        another error stops it and is raised with ``results`` (one entry per message), the
+        messages sent before it dispatched."""
         originals = list(messages)
         cores = [self._core(m) for m in originals]
-        with _sender_hint():
-            results = self._send_chunks(cores, originals)
+        _require_senders(cores, self.settings.relay)
+        try:
+            results = self.mailer.send_many(cores)
+        except SendError as exc:
+            for message, outcome in zip(originals, exc.results or [], strict=False):
+                if isinstance(outcome, SendResult):
+                    _dispatched(self.app, message, outcome)
+            raise
         for message, result in zip(originals, results, strict=True):
             _dispatched(self.app, message, result)
         return results
-
-    def _send_chunks(self, cores: list[CoreMessage], originals: list[AnyMessage]) -> list[SendResult]:
-        limit = self.settings.max_emails
-        if limit is not None and len(cores) > limit - self.sent:
-            for core in cores:  # split over connections: validate everything first
-                prepare(core, self.settings.relay)
-        results: list[SendResult] = []
-        while len(results) < len(cores):
-            room = self._make_room(len(cores) - len(results))
-            chunk = cores[len(results):len(results) + room]
-            try:
-                results += self.mailer.send_many(chunk)
-            except SendError as exc:
-                done = [*results, *[r for r in exc.results or [] if isinstance(r, SendResult)]]
-                for message, result in zip(originals, done, strict=False):
-                    _dispatched(self.app, message, result)
-                exc.results = [*results, *(exc.results or []), *(
-                    SendError("not sent: the batch stopped at an earlier message")
-                    for _ in cores[len(results) + len(chunk):])]
-                raise
-            finally:
-                self.sent += len(chunk)
-        return results
-
-    def _make_room(self, wanted: int) -> int:
-        """Reopen the connection when it carried ``max_emails``; how many may go on it now."""
-        limit = self.settings.max_emails
-        if limit is None:
-            return wanted
-        if self.sent >= limit:
-            self.mailer.close()  # the next send opens a fresh connection
-            self.sent = 0
-        return min(wanted, limit - self.sent)
 
 
 class Acumbamail:

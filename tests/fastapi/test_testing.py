@@ -102,3 +102,37 @@ async def test_a_recording_mailer_as_a_plain_override_with_suppression(tmp_path:
         [prepared] = recorder.prepared
         assert prepared.envelope_from == "shop@example.com" and b"Subject: s" in prepared.data
         assert [r.status for r in store.sends()] == ["suppressed", "sent"]
+
+
+def test_the_recording_mailer_is_the_core_mailer_with_a_recording_connection() -> None:
+    from acumbamail_smtp.integrations.fastapi import mailer, testing
+    from acumbamail_smtp.smtp import AsyncRecordingConnection
+
+    recorder = RecordingMailer(RelayConfig(default_from=SENDER))
+    assert isinstance(recorder.connection, AsyncRecordingConnection)
+    assert recorder.prepared is recorder.connection.prepared
+    assert testing.RecordingMailer is mailer.RecordingMailer
+
+
+def test_production_modules_never_import_the_test_helpers() -> None:
+    import ast
+
+    import acumbamail_smtp.integrations.fastapi as package
+
+    folder = Path(package.__file__).parent
+    imports: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        found = imports.setdefault(path.stem, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # function-level ones too
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+    for name in ("dependencies", "interop", "mailer", "schema"):
+        assert "testing" not in imports[name], name
+
+    def reaches(start: str, seen: set[str]) -> set[str]:
+        for other in imports.get(start, set()) - seen:
+            seen.add(other)
+            reaches(other, seen)
+        return seen
+
+    assert [m for m in imports if m != "__init__" and m in reaches(m, set())] == []  # no import circles

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from acumbamail_smtp import InvalidMessage, RecipientsRefused, SendResult, TransientError
 from acumbamail_smtp import Message as CoreMessage
+from acumbamail_smtp.errors import MissingSender
 from acumbamail_smtp.integrations.flask import (
     Acumbamail,
     AppContextError,
@@ -17,6 +18,7 @@ from acumbamail_smtp.integrations.flask import (
     Message,
     message_sent,
 )
+from acumbamail_smtp.smtp import RecordingConnection
 from acumbamail_smtp.testserver import FakeRelay
 from flask import Flask
 
@@ -335,6 +337,31 @@ def test_a_missing_sender_names_the_flask_settings(make_app: Any, relay: FakeRel
             mail.send(Message("Hi", recipients=["a@example.net"], body="x"))
         with pytest.raises(InvalidMessage, match="MAIL_DEFAULT_SENDER"):
             mail.send_many([Message("Hi", recipients=["a@example.net"], body="x")])
+    assert relay.sessions == 0
+
+
+def test_a_missing_sender_is_its_own_error_type(make_app: Any, relay: FakeRelay) -> None:
+    settings = relay_settings(relay)
+    del settings["ACUMBAMAIL_DEFAULT_SENDER"]
+    app = make_app(**settings)
+    mail = Acumbamail(app)
+    with app.app_context(), pytest.raises(MissingSender) as caught:
+        mail.send(Message("Hi", recipients=["a@example.net"], body="x"))
+    assert isinstance(caught.value, InvalidMessage)
+    assert str(caught.value).startswith("sender:")
+
+
+def test_suppressed_sending_goes_through_the_cores_recording_connection(make_app: Any, relay: FakeRelay) -> None:
+    settings = relay_settings(relay, ACUMBAMAIL_SUPPRESS_SEND=True, MAIL_MAX_EMAILS=2)
+    app = make_app(**settings)
+    mail = Acumbamail(app)
+    with app.app_context(), mail.connect() as connection:
+        for i in range(3):
+            connection.send(Message(f"n{i}", recipients=[f"user{i}@example.net"], body="x"))
+    recorder = connection.mailer.connection
+    assert isinstance(recorder, RecordingConnection)
+    assert [p.recipients for p in recorder.prepared] == [[f"user{i}@example.net"] for i in range(3)]
+    assert connection.mailer.max_per_connection == 2
     assert relay.sessions == 0
 
 
