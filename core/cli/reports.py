@@ -24,7 +24,8 @@ from ..reports.queries import (
     summary_csv,
     write_csv,
 )
-from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, EventStore, open_store
+from ..store.open import open_store
+from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, EventStore
 
 #: Exports with more rows than this show a progress bar on stderr.
 PROGRESS_THRESHOLD = 5000

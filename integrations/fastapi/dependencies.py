@@ -7,7 +7,8 @@ from typing import Annotated
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.store.sqlite import EventStore, open_store
+from acumbamail_smtp.store.open import open_store
+from acumbamail_smtp.store.sqlite import EventStore
 from fastapi import Depends, FastAPI, Request
 
 from .mailer import FastAPIMailer, close_shared_mailers
