@@ -261,7 +261,7 @@ class SQLAlchemyEventStore(Closing):
         def by_recipient(wanted: Sequence[Wanted]) -> list[Any]:
             binds: list[Any] = []
             for k, row in enumerate(wanted):
-                kinds = (Integer(), String(320), stamp, stamp)
+                kinds: tuple[TypeEngine[Any], ...] = (Integer(), String(320), stamp, stamp)
                 binds += [bindparam(f"{name}{k}", value, type_=kind)
                           for name, value, kind in zip("nrtl", row, kinds, strict=True)]
             marks = [f"(:n{k}, :r{k}, :t{k}, :l{k})" for k in range(len(wanted))]

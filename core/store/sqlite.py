@@ -32,7 +32,8 @@ from .join import Wanted, join_sends, joined_events, late_join_rows, late_join_s
 from .protocols import EventStore as EventStore
 from .protocols import SendRecord as SendRecord
 from .protocols import SendStore as SendStore
-from .protocols import StoreOutcome, Suppression
+from .protocols import StoreOutcome as StoreOutcome
+from .protocols import Suppression
 from .schema import SCHEMA_VERSION as SCHEMA_VERSION
 from .schema import needs_version, sqlite_ddl
 from .suppression import validate_reason
@@ -140,8 +141,9 @@ class SQLiteEventStore(common.Closing):
         found = common.criteria("sent_at", since, until, category, recipient, status=status)
         sql = f"SELECT id, sent_at, {_SEND_COLUMNS} FROM sends"  # noqa: S608 (constants)
         for row in self._pages(sql, "sent_at", found):
-            yield SendRecord(*row[2:6], sent_at=_parse_ts(row[1]), status=row[7],
-                             reply_code=row[8], reply_text=row[9])
+            yield SendRecord(recipient=row[2], message_id=row[3], queue_id=row[4], category=row[5],
+                             sent_at=_parse_ts(row[1]), status=row[7], reply_code=row[8],
+                             reply_text=row[9])
 
     # -- events ----------------------------------------------------------------------------------
 
