@@ -125,7 +125,7 @@ def _where(table: Table, found: list[Criterion]) -> list[ColumnElement[bool]]:
 
 
 class SQLAlchemyEventStore(Closing):
-    """An :class:`~acumbamail_smtp.store.sqlite.EventStore` on a SQLAlchemy engine.
+    """An :class:`~acumbamail_smtp.store.EventStore` on a SQLAlchemy engine.
 
     ``url_or_engine`` is a URL (``postgresql+psycopg://user:pw@host/db``, ``sqlite:///path``) or an
     :class:`~sqlalchemy.engine.Engine` you own (then ``close()`` leaves it open). ``schema`` puts
@@ -252,7 +252,9 @@ class SQLAlchemyEventStore(Closing):
     def _joins(self, conn: Connection, events: Sequence[Event]) -> list[tuple[str, str | None] | None]:
         """``(message_id, category)`` of the send each event reports on (the join rule)."""
         s = self._sends
-        stamp = UTCDateTime()
+        # the types of a Wanted row, so each dialect binds (and PostgreSQL casts) them right
+        kinds: tuple[TypeEngine[Any], ...] = (Integer(), s.c.recipient.type, s.c.sent_at.type,
+                                              s.c.sent_at.type)
 
         def by_queue_id(keys: Sequence[str]) -> list[Any]:
             return list(conn.execute(select(s.c.queue_id, s.c.recipient, s.c.message_id, s.c.category)
@@ -261,7 +263,6 @@ class SQLAlchemyEventStore(Closing):
         def by_recipient(wanted: Sequence[Wanted]) -> list[Any]:
             binds: list[Any] = []
             for k, row in enumerate(wanted):
-                kinds: tuple[TypeEngine[Any], ...] = (Integer(), String(320), stamp, stamp)
                 binds += [bindparam(f"{name}{k}", value, type_=kind)
                           for name, value, kind in zip("nrtl", row, kinds, strict=True)]
             marks = [f"(:n{k}, :r{k}, :t{k}, :l{k})" for k in range(len(wanted))]
