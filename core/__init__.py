@@ -31,6 +31,7 @@ from .result import Reply, SendResult
 from .smtp.aio import AsyncMailer
 from .smtp.diagnostics import CheckReport, check_relay
 from .smtp.sync import Mailer
+from .store.open import open_store
 from .store.sqlite import (
     BatchedSendStore,
     EventStore,
@@ -38,7 +39,6 @@ from .store.sqlite import (
     SendStore,
     SQLiteEventStore,
     StoreOutcome,
-    open_store,
 )
 from .store.suppression import Suppression, SuppressionPolicy, apply_suppression
 from .webhooks.parse import parse_events

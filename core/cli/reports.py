@@ -26,7 +26,8 @@ from ..reports import (
     summary_csv,
     write_csv,
 )
-from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, open_store
+from ..store.open import open_store
+from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV
 
 #: Exports with more rows than this show a progress bar on stderr.
 PROGRESS_THRESHOLD = 5000

@@ -13,7 +13,8 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, EventStore, open_store
+from ..store.open import open_store
+from ..store.sqlite import DEFAULT_STORE_PATH, STORE_ENV, EventStore
 from ..store.suppression import SUPPRESSION_REASONS
 
 CSV_COLUMNS = ("address", "reason", "created_at", "event_id")

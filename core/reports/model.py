@@ -9,25 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from ..errors import ConfigError
-from ..store.sqlite import aware
+from ..store.common import aware
+from ..store.protocols import SQLStore
 
 STATUSES: tuple[str, ...] = ("all", "not_opened", "opened", "clicked", "hard_bounce", "soft_bounce",
                              "complaint")
 #: The most rows one recipient page returns.
 MAX_PAGE = 1000
-#: Rows per query of the CSV export.
-@runtime_checkable
-class SQLStore(Protocol):
-    """What reports need from a store: read-only SQL over its ``sends`` and ``events`` tables."""
-
-    @property
-    def dialect(self) -> str: ...
-
-    def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
-
 
 
 def as_sql_store(store: object) -> SQLStore:

@@ -1,16 +1,17 @@
 """The event store on any database SQLAlchemy 2 speaks (Core, no ORM): PostgreSQL for
 applications spread over several machines, SQLite for one.
 
-Same tables, indexes and behaviour as :class:`~acumbamail_smtp.store.sqlite.SQLiteEventStore` (on SQLite
-both can open the same file), including the join rule documented in
-:mod:`acumbamail_smtp.store.sqlite`. Duplicate events are kept out by the unique constraint on
-``event_id`` with ``INSERT ... ON CONFLICT DO NOTHING``, so several receivers may store the same
-event concurrently and exactly one row results.
+Same tables (generated from :mod:`acumbamail_smtp.store.schema`), indexes and behaviour as
+:class:`~acumbamail_smtp.store.sqlite.SQLiteEventStore` (on SQLite both can open the same file),
+including the join rule of :mod:`acumbamail_smtp.store.join`. Duplicate events are kept out by
+the unique constraint on ``event_id`` with ``INSERT ... ON CONFLICT DO NOTHING``, so several
+receivers may store the same event concurrently and exactly one row results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +30,6 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
-    column,
     create_engine,
     delete,
     event,
@@ -39,39 +39,34 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    update,
-    values,
 )
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.types import TypeEngine
 
 from ..errors import ConfigError
-from ..events import Event, EventType, normalize_address
+from ..events import Event, EventType
 from ..result import SendResult
-from .sqlite import (
-    JOIN_SKEW,
+from .common import (
     PAGE_SIZE,
-    SCHEMA_VERSION,
-    SendRecord,
-    StoreOutcome,
-    aware,
+    Closing,
+    Criterion,
     check_address,
-    check_status,
+    criteria,
     event_from_row,
-    event_types,
-    join_by_queue_id,
-    joined_events,
+    pages,
     raw_json,
     send_rows,
     split_duplicates,
+    suppressed_among,
 )
-from .suppression import Suppression, validate_reason
-
-_CHUNK = 500
-#: Events per recipient-join query (four parameters each).
-_JOIN_CHUNK = 240
+from .join import Wanted, join_sends, joined_events, late_join_rows, late_join_sql, recipient_join_sql
+from .protocols import SendRecord, StoreOutcome, Suppression
+from .schema import SCHEMA_VERSION, TABLES, needs_version
+from .schema import Column as ColumnSpec
+from .suppression import validate_reason
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -96,61 +91,41 @@ class UTCDateTime(TypeDecorator[datetime]):
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def column_type(spec: ColumnSpec) -> TypeEngine[Any]:
+    """The SQLAlchemy type of a column of the schema spec."""
+    if spec.type == "str":
+        return String(spec.length)
+    kinds: dict[str, Callable[[], TypeEngine[Any]]] = {
+        "id": lambda: _ID, "int": Integer, "text": Text, "json": Text, "time": UTCDateTime}
+    return kinds[spec.type]()
+
+
 def build_tables(schema: str | None = None) -> tuple[MetaData, Table, Table, Table, Table]:
-    """The store's tables, in ``schema`` when given: (metadata, schema_version, sends, events,
-    suppressions)."""
+    """The store's tables from :data:`~acumbamail_smtp.store.schema.TABLES`, in ``schema`` when
+    given: (metadata, schema_version, sends, events, suppressions)."""
     metadata = MetaData(schema=schema)
-    version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
-    sends = Table(
-        "sends", metadata,
-        Column("id", _ID, primary_key=True, autoincrement=True),
-        Column("recipient", String(320), nullable=False),
-        Column("message_id", String(998), nullable=False),
-        Column("queue_id", String(255)),
-        Column("category", String(255)),
-        Column("sent_at", UTCDateTime(), nullable=False),
-        Column("status", String(16), nullable=False),
-        Column("reply_code", Integer),
-        Column("reply_text", Text),
-        Index("ix_sends_queue_id", "queue_id"),
-        Index("ix_sends_recipient_sent_at", "recipient", "sent_at"),
-        Index("ix_sends_category_sent_at", "category", "sent_at"),
-        Index("ix_sends_sent_at", "sent_at"),
-        sqlite_autoincrement=True,
-    )
-    events = Table(
-        "events", metadata,
-        Column("id", _ID, primary_key=True, autoincrement=True),
-        Column("event_id", String(64), nullable=False),
-        Column("type", String(32), nullable=False),
-        Column("recipient", String(320), nullable=False),
-        Column("timestamp", UTCDateTime(), nullable=False),
-        Column("message_key", String(255)),
-        Column("url", Text),
-        Column("category", String(255)),
-        Column("message_id", String(998)),
-        Column("raw", Text, nullable=False),
-        Column("received_at", UTCDateTime(), nullable=False),
-        UniqueConstraint("event_id", name="uq_events_event_id"),
-        Index("ix_events_type_timestamp", "type", "timestamp"),
-        Index("ix_events_category_timestamp", "category", "timestamp"),
-        Index("ix_events_recipient_timestamp", "recipient", "timestamp"),
-        Index("ix_events_message_key", "message_key"),
-        Index("ix_events_message_id_recipient", "message_id", "recipient", "type"),
-        sqlite_autoincrement=True,
-    )
-    suppressions = Table(
-        "suppressions", metadata,
-        Column("address", String(320), primary_key=True),
-        Column("reason", String(32), nullable=False),
-        Column("created_at", UTCDateTime(), nullable=False),
-        Column("event_id", String(64)),
-    )
-    return metadata, version, sends, events, suppressions
+    for spec in TABLES:
+        Table(spec.name, metadata,
+              *[Column(c.name, column_type(c), nullable=c.nullable, primary_key=c.primary_key,
+                       autoincrement=True if c.type == "id" else "auto") for c in spec.columns],
+              *[UniqueConstraint(*i.columns, name=i.name) if i.unique else Index(i.name, *i.columns)
+                for i in spec.indexes],
+              sqlite_autoincrement=any(c.type == "id" for c in spec.columns))
+    table = {t.name: t for t in metadata.tables.values()}
+    return metadata, table["schema_version"], table["sends"], table["events"], table["suppressions"]
 
 
-class SQLAlchemyEventStore:
-    """An :class:`~acumbamail_smtp.store.sqlite.EventStore` on a SQLAlchemy engine.
+#: How each operator of :func:`~acumbamail_smtp.store.common.criteria` becomes SQLAlchemy.
+_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq, ">=": operator.ge, "<": operator.lt, "in": lambda c, v: c.in_(v)}
+
+
+def _where(table: Table, found: list[Criterion]) -> list[ColumnElement[bool]]:
+    return [_OPERATORS[op](table.c[column], value) for column, op, value in found]
+
+
+class SQLAlchemyEventStore(Closing):
+    """An :class:`~acumbamail_smtp.store.EventStore` on a SQLAlchemy engine.
 
     ``url_or_engine`` is a URL (``postgresql+psycopg://user:pw@host/db``, ``sqlite:///path``) or an
     :class:`~sqlalchemy.engine.Engine` you own (then ``close()`` leaves it open). ``schema`` puts
@@ -190,20 +165,11 @@ class SQLAlchemyEventStore:
     def __repr__(self) -> str:
         return f"SQLAlchemyEventStore({self._safe_url!r})"
 
-    def __enter__(self) -> SQLAlchemyEventStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def _check_version(self, create: bool) -> None:
         with self.engine.begin() as conn:
             current = conn.execute(select(func.max(self._version.c.version))).scalar()
-            if current is None and create:
+            if needs_version(current) and create:
                 conn.execute(insert(self._version).values(version=SCHEMA_VERSION))
-            elif current is not None and current > SCHEMA_VERSION:
-                raise ConfigError("store", f"schema version {current} is newer than this library "
-                                           f"supports ({SCHEMA_VERSION}); upgrade acumbamail-smtp")
 
     # -- inserts that may collide ----------------------------------------------------------------
 
@@ -234,27 +200,17 @@ class SQLAlchemyEventStore:
         rows = send_rows(results)
         if not rows:
             return
-        sends, events = self._sends, self._events
+        late = late_join_rows(results)
         with self.engine.begin() as conn:
-            conn.execute(insert(sends), rows)
-            for result in results:
-                if result.queue_id:  # events that arrived before their send was recorded
-                    conn.execute(
-                        update(events)
-                        .where(events.c.message_key == result.queue_id, events.c.message_id.is_(None))
-                        .values(message_id=result.message_id, category=result.category))
+            conn.execute(insert(self._sends), rows)
+            if late:
+                conn.execute(text(late_join_sql(self._quote(self._events))), late)
 
     def sends(self, *, since: datetime | None = None, until: datetime | None = None,
               category: str | None = None, recipient: str | None = None,
               status: str | None = None) -> Iterator[SendRecord]:
         s = self._sends
-        where = _range(s.c.sent_at, since, until)
-        if category is not None:
-            where.append(s.c.category == category)
-        if recipient is not None:
-            where.append(s.c.recipient == normalize_address(recipient))
-        if check_status(status) is not None:
-            where.append(s.c.status == status)
+        where = _where(s, criteria("sent_at", since, until, category, recipient, status=status))
         query = select(s.c.id, s.c.sent_at, s.c.recipient, s.c.message_id, s.c.queue_id,
                        s.c.category, s.c.status, s.c.reply_code, s.c.reply_text)
         for row in self._pages(query, s, s.c.sent_at, where):
@@ -294,50 +250,32 @@ class SQLAlchemyEventStore:
         return {row["event_id"] for row in rows if self._insert_ignoring(conn, table, "event_id", row)}
 
     def _joins(self, conn: Connection, events: Sequence[Event]) -> list[tuple[str, str | None] | None]:
-        """``(message_id, category)`` of the send each event reports on (see :mod:`.store`):
-        one query for the queue ids, one per few hundred events for the recipients."""
+        """``(message_id, category)`` of the send each event reports on (the join rule)."""
         s = self._sends
-        keys = sorted({e.message_key for e in events if e.message_key})
-        rows: list[Any] = []
-        for start in range(0, len(keys), _CHUNK):
-            rows += conn.execute(
-                select(s.c.queue_id, s.c.recipient, s.c.message_id, s.c.category)
-                .where(s.c.queue_id.in_(keys[start:start + _CHUNK])).order_by(s.c.id)).all()
-        joins = join_by_queue_id(events, rows)
-        rest = [n for n, found in enumerate(joins) if found is None]
-        earlier, later = s.alias("earlier"), s.alias("later")
-        for start in range(0, len(rest), _JOIN_CHUNK):
-            wanted = values(column("n", Integer), column("recipient", String(320)),
-                            column("ts", UTCDateTime()), column("late", UTCDateTime()), name="wanted").data(
-                [(n, events[n].recipient, events[n].timestamp, events[n].timestamp + JOIN_SKEW)
-                 for n in rest[start:start + _JOIN_CHUNK]]
-            ).cte("wanted")
-            latest = (select(earlier.c.id)
-                      .where(earlier.c.recipient == wanted.c.recipient, earlier.c.status == "sent",
-                             earlier.c.sent_at <= wanted.c.ts)
-                      .order_by(earlier.c.sent_at.desc(), earlier.c.id.desc()).limit(1).scalar_subquery())
-            skewed = (select(later.c.id)
-                      .where(later.c.recipient == wanted.c.recipient, later.c.status == "sent",
-                             later.c.sent_at > wanted.c.ts, later.c.sent_at <= wanted.c.late)
-                      .order_by(later.c.sent_at, later.c.id).limit(1).scalar_subquery())
-            query = (select(wanted.c.n, s.c.message_id, s.c.category).select_from(wanted)
-                     .join(s, s.c.id == func.coalesce(latest, skewed)))
-            for n, message_id, category in conn.execute(query):
-                joins[n] = (message_id, category)
-        return joins
+        # the types of a Wanted row, so each dialect binds (and PostgreSQL casts) them right
+        kinds: tuple[TypeEngine[Any], ...] = (Integer(), s.c.recipient.type, s.c.sent_at.type,
+                                              s.c.sent_at.type)
+
+        def by_queue_id(keys: Sequence[str]) -> list[Any]:
+            return list(conn.execute(select(s.c.queue_id, s.c.recipient, s.c.message_id, s.c.category)
+                                     .where(s.c.queue_id.in_(keys)).order_by(s.c.id)).all())
+
+        def by_recipient(wanted: Sequence[Wanted]) -> list[Any]:
+            binds: list[Any] = []
+            for k, row in enumerate(wanted):
+                binds += [bindparam(f"{name}{k}", value, type_=kind)
+                          for name, value, kind in zip("nrtl", row, kinds, strict=True)]
+            marks = [f"(:n{k}, :r{k}, :t{k}, :l{k})" for k in range(len(wanted))]
+            sql = recipient_join_sql(self._quote(s), marks)
+            return list(conn.execute(text(sql).bindparams(*binds)).all())
+
+        return join_sends(events, by_queue_id, by_recipient)
 
     def events(self, *, since: datetime | None = None, until: datetime | None = None,
                category: str | None = None, recipient: str | None = None,
                type: EventType | str | Iterable[EventType | str] | None = None) -> Iterator[Event]:
         e = self._events
-        where = _range(e.c.timestamp, since, until)
-        if category is not None:
-            where.append(e.c.category == category)
-        if recipient is not None:
-            where.append(e.c.recipient == normalize_address(recipient))
-        types = event_types(type)
-        if types is not None:
-            where.append(e.c.type.in_(types))
+        where = _where(e, criteria("timestamp", since, until, category, recipient, types=type))
         query = select(e.c.id, e.c.timestamp, e.c.event_id, e.c.type, e.c.recipient, e.c.timestamp,
                        e.c.message_key, e.c.url, e.c.category, e.c.message_id, e.c.raw)
         for row in self._pages(query, e, e.c.timestamp, where):
@@ -346,32 +284,24 @@ class SQLAlchemyEventStore:
     def _pages(self, query: Select[Any], table: Table, time_column: Any,
                where: list[ColumnElement[bool]]) -> Iterator[Any]:
         """Rows ordered by ``(time_column, id)``, fetched ``page_size`` at a time."""
-        last: tuple[datetime, int] | None = None
-        while True:
+        def fetch(last: tuple[datetime, int] | None) -> list[Any]:
             clauses = list(where)
             if last is not None:
                 clauses.append(or_(time_column > last[0],
                                    and_(time_column == last[0], table.c.id > last[1])))
             page = query.where(*clauses).order_by(time_column, table.c.id).limit(self.page_size)
             with self.engine.connect() as conn:
-                rows = conn.execute(page).all()
-            yield from rows
-            if len(rows) < self.page_size:
-                return
-            last = (rows[-1][1], rows[-1][0])
+                return list(conn.execute(page).all())
+
+        return pages(fetch, lambda row: (row[1], row[0]), self.page_size)
 
     # -- suppression -----------------------------------------------------------------------------
 
     def suppressed(self, addresses: Iterable[str]) -> set[str]:
-        given = list(addresses)
-        wanted = sorted({normalize_address(a) for a in given})
         column = self._suppressions.c.address
-        found: set[str] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
-                found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
-        return {a for a in given if normalize_address(a) in found}
+            return suppressed_among(addresses, lambda chunk: list(
+                conn.execute(select(column).where(column.in_(chunk))).scalars()))
 
     def suppress(self, address: str, reason: str = "manual", event_id: str | None = None) -> bool:
         values = {"address": check_address(address), "reason": validate_reason(reason),
@@ -387,17 +317,15 @@ class SQLAlchemyEventStore:
 
     def suppressions(self) -> Iterator[Suppression]:
         t = self._suppressions
-        last = ""
-        while True:
+
+        def fetch(last: str | None) -> list[Any]:
             with self.engine.connect() as conn:
-                rows = conn.execute(
+                return list(conn.execute(
                     select(t.c.address, t.c.reason, t.c.created_at, t.c.event_id)
-                    .where(t.c.address > last).order_by(t.c.address).limit(self.page_size)).all()
-            for row in rows:
-                yield Suppression(row[0], row[1], row[2], row[3])
-            if len(rows) < self.page_size:
-                return
-            last = rows[-1][0]
+                    .where(t.c.address > (last or "")).order_by(t.c.address).limit(self.page_size)).all())
+
+        for row in pages(fetch, lambda row: str(row[0]), self.page_size):
+            yield Suppression(row[0], row[1], row[2], row[3])
 
     # -- SQL for reports -------------------------------------------------------------------------
 
@@ -411,7 +339,7 @@ class SQLAlchemyEventStore:
         ``{events}`` and ``{suppressions}`` name the tables (schema-qualified), ``:name`` marks a
         parameter; datetime parameters are bound like the timestamp columns."""
         values = dict(params or {})
-        quote = self.engine.dialect.identifier_preparer.format_table
+        quote = self._quote
         statement = text(sql.format(sends=quote(self._sends), events=quote(self._events),
                                     suppressions=quote(self._suppressions)))
         stamps = [bindparam(key, type_=UTCDateTime()) for key, value in values.items()
@@ -421,18 +349,13 @@ class SQLAlchemyEventStore:
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(statement, values)]
 
+    def _quote(self, table: Table) -> str:
+        """``table``'s name as this engine's SQL spells it (schema-qualified)."""
+        return str(self.engine.dialect.identifier_preparer.format_table(table))
+
     def close(self) -> None:
         if self._owns_engine:
             self.engine.dispose()
-
-
-def _range(column: Any, since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if since is not None:
-        where.append(column >= aware(since, "since"))
-    if until is not None:
-        where.append(column < aware(until, "until"))
-    return where
 
 
 def _create_engine(url: str | URL, options: dict[str, Any]) -> Engine:

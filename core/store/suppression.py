@@ -10,29 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
 from ..errors import ConfigError
 from ..events import Event, EventType
-
-if TYPE_CHECKING:
-    from .sqlite import EventStore
+from .protocols import EventStore, Suppression
 
 logger = logging.getLogger("acumbamail_smtp.suppression")
 
 #: Why an address is suppressed.
 SUPPRESSION_REASONS: tuple[str, ...] = ("hard_bounce", "complaint", "soft_bounce", "manual")
-
-
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    """One suppressed address (normalized), why, since when, and the event that caused it."""
-
-    address: str
-    reason: str
-    created_at: datetime
-    event_id: str | None = None
 
 
 def validate_reason(reason: str) -> str:
@@ -88,3 +75,6 @@ def apply_suppression(store: EventStore, events: Iterable[Event],
             logger.info("suppressed %s after %s (event %s)", event.recipient, reason, event.event_id)
             added.append(event.recipient)
     return added
+
+
+__all__ = ["SUPPRESSION_REASONS", "Suppression", "SuppressionPolicy", "apply_suppression", "validate_reason"]

@@ -1,5 +1,6 @@
 """The event store's tables in the project's database: sends, events and suppressions, the same
-logical schema as the core's SQLite store (see :mod:`acumbamail_smtp.store.sqlite`).
+logical schema as the core's stores (declared in :mod:`acumbamail_smtp.store.schema`; a test
+holds these models to it).
 
 Addresses are stored normalized (lower case, IDNA domain); times are UTC.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.store.sqlite import check_address
+from acumbamail_smtp.store.common import check_address
 from acumbamail_smtp.store.suppression import SUPPRESSION_REASONS
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -33,7 +34,7 @@ class Send(models.Model):
     queue_id: OptChars = models.CharField(max_length=255, null=True, blank=True)
     category: OptChars = models.CharField(max_length=255, null=True, blank=True)
     sent_at: Time = models.DateTimeField()
-    #: One of ``acumbamail_smtp.store.sqlite.SEND_STATUSES`` ("sent", "refused", "suppressed").
+    #: One of ``acumbamail_smtp.store.SEND_STATUSES`` ("sent", "refused", "suppressed").
     status: Chars = models.CharField(max_length=16)
     reply_code: OptInt = models.IntegerField(null=True, blank=True)
     reply_text: OptText = models.TextField(null=True, blank=True)

@@ -33,7 +33,7 @@ from acumbamail_smtp.reports import (
     resolve_store,
     served_links,
 )
-from acumbamail_smtp.store.sqlite import open_store
+from acumbamail_smtp.store.open import open_store
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse

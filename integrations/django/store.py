@@ -1,10 +1,11 @@
 """``DjangoEventStore``: the core's :class:`~acumbamail_smtp.EventStore` on the Django ORM, in the
 project's own database (the models of this app), so webhooks, suppression and the admin share it.
 
-Same behaviour as the core stores, join rule included (see :mod:`acumbamail_smtp.store.sqlite`), and
+Same behaviour as the core stores, join rule included (see :mod:`acumbamail_smtp.store.join`), and
 the same set-based work per webhook post, in one ``transaction.atomic`` block, with the core's
-helpers. Duplicate events are skipped by ``event_id``, exactly: an event a concurrent post stored
-first is reported as a duplicate by both, never as new twice.
+rules, limits and helpers (:mod:`acumbamail_smtp.store.common`); only the queries are the ORM's.
+Duplicate events are skipped by ``event_id``, exactly: an event a concurrent post stored first is
+reported as a duplicate by both, never as new twice.
 """
 
 from __future__ import annotations
@@ -14,31 +15,31 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from acumbamail_smtp.events import Event, EventType, normalize_address
+from acumbamail_smtp.events import Event, EventType
 from acumbamail_smtp.result import SendResult
-from acumbamail_smtp.store.sqlite import (
-    JOIN_SKEW,
+from acumbamail_smtp.store.common import (
+    CHUNK,
     PAGE_SIZE,
-    SendRecord,
-    StoreOutcome,
+    Criterion,
     aware,
     check_address,
-    check_status,
-    event_types,
-    join_by_queue_id,
-    joined_events,
+    chunks,
+    criteria,
+    event_from_row,
+    pages,
     send_rows,
     split_duplicates,
+    suppressed_among,
 )
-from acumbamail_smtp.store.suppression import Suppression, validate_reason
+from acumbamail_smtp.store.join import JOIN_SKEW, join_sends, joined_events, late_join_rows
+from acumbamail_smtp.store.protocols import SendRecord, StoreOutcome, Suppression
+from acumbamail_smtp.store.suppression import validate_reason
 from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 
 from . import models
 
-#: Addresses per ``IN (...)`` query (SQLite limits the number of parameters).
-_CHUNK = 500
 #: A ``:name`` parameter of :meth:`DjangoEventStore.read_sql` (not a PostgreSQL ``::cast``).
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -80,21 +81,15 @@ class DjangoEventStore:
         with self._atomic(models.Send):
             models.Send.objects.bulk_create(
                 [models.Send(**{**row, "sent_at": _to_db(row["sent_at"])}) for row in rows])
-            for result in results:
-                if result.queue_id:  # events that arrived before their send was recorded
-                    models.Event.objects.filter(message_key=result.queue_id, message_id__isnull=True).update(
-                        message_id=result.message_id, category=result.category)
+            for late in late_join_rows(results):  # events that arrived before their send was recorded
+                models.Event.objects.filter(message_key=late["queue_id"], message_id__isnull=True).update(
+                    message_id=late["message_id"], category=late["category"])
 
     def sends(self, *, since: datetime | None = None, until: datetime | None = None,
               category: str | None = None, recipient: str | None = None,
               status: str | None = None) -> Iterator[SendRecord]:
-        query = _range(models.Send.objects.all(), "sent_at", since, until)
-        if category is not None:
-            query = query.filter(category=category)
-        if recipient is not None:
-            query = query.filter(recipient=normalize_address(recipient))
-        if check_status(status) is not None:
-            query = query.filter(status=status)
+        query = _filter(models.Send.objects.all(),
+                        criteria("sent_at", since, until, category, recipient, status=status))
         for row in self._pages(query, "sent_at"):
             yield SendRecord(recipient=row.recipient, message_id=row.message_id, queue_id=row.queue_id,
                              category=row.category, sent_at=_from_db(row.sent_at), status=row.status,
@@ -114,11 +109,8 @@ class DjangoEventStore:
         received_at = _to_db(datetime.now(UTC))
         with transaction.atomic(using=db):
             rows = models.Event.objects.using(db)
-            ids = [event.event_id for event in events]
-            stored: set[str] = set()
-            for start in range(0, len(ids), _CHUNK):
-                stored.update(rows.filter(event_id__in=ids[start:start + _CHUNK])
-                              .values_list("event_id", flat=True))
+            stored = {event_id for ids in chunks([event.event_id for event in events])
+                      for event_id in rows.filter(event_id__in=ids).values_list("event_id", flat=True)}
             outcome = split_duplicates(events, stored)
             if not outcome.new:
                 return outcome
@@ -144,12 +136,9 @@ class DjangoEventStore:
     @staticmethod
     def _joins_by_queue_id(db: str, events: Sequence[Event]) -> list[tuple[str, str | None] | None]:
         """Step 1 of the core's join rule, with one query for every queue id of the batch."""
-        keys = sorted({e.message_key for e in events if e.message_key})
-        rows: list[Any] = []
-        for start in range(0, len(keys), _CHUNK):
-            rows += models.Send.objects.using(db).filter(queue_id__in=keys[start:start + _CHUNK]) \
-                .order_by("id").values_list("queue_id", "recipient", "message_id", "category")
-        return join_by_queue_id(events, rows)
+        sends = models.Send.objects.using(db).order_by("id")
+        return join_sends(events, lambda keys: sends.filter(queue_id__in=keys).values_list(
+            "queue_id", "recipient", "message_id", "category"), None)
 
     @staticmethod
     def _joins_by_recipient(db: str, events: Sequence[Event]) -> dict[int, tuple[str, str | None]]:
@@ -169,9 +158,8 @@ class DjangoEventStore:
             sent_at__lte=ExpressionWrapper(OuterRef("timestamp") + JOIN_SKEW, output_field=DateTimeField()),
         ).order_by("sent_at", "id")
         number = {e.event_id: n for n, e in enumerate(events)}
-        ids = list(number)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = models.Event.objects.using(db).filter(event_id__in=ids[start:start + _CHUNK])
+        for ids in chunks(list(number), CHUNK):
+            chunk = models.Event.objects.using(db).filter(event_id__in=ids)
             chunk.filter(Exists(latest)).update(message_id=Subquery(latest.values("message_id")[:1]),
                                                category=Subquery(latest.values("category")[:1]))
             chunk.filter(~Exists(latest), Exists(skewed)).update(
@@ -185,44 +173,28 @@ class DjangoEventStore:
     def events(self, *, since: datetime | None = None, until: datetime | None = None,
                category: str | None = None, recipient: str | None = None,
                type: EventType | str | Iterable[EventType | str] | None = None) -> Iterator[Event]:
-        query = _range(models.Event.objects.all(), "timestamp", since, until)
-        if category is not None:
-            query = query.filter(category=category)
-        if recipient is not None:
-            query = query.filter(recipient=normalize_address(recipient))
-        types = event_types(type)
-        if types is not None:
-            query = query.filter(type__in=types)
+        query = _filter(models.Event.objects.all(),
+                        criteria("timestamp", since, until, category, recipient, types=type))
         for row in self._pages(query, "timestamp"):
-            raw = row.raw if isinstance(row.raw, dict) else {"raw": row.raw}
-            yield Event(type=EventType(row.type), recipient=row.recipient, timestamp=_from_db(row.timestamp),
-                        message_key=row.message_key, url=row.url, category=row.category,
-                        message_id=row.message_id, event_id=row.event_id, raw=raw)
+            yield event_from_row((row.event_id, row.type, row.recipient, _from_db(row.timestamp),
+                                  row.message_key, row.url, row.category, row.message_id, row.raw))
 
     def _pages(self, query: QuerySet[Any], column: str) -> Iterator[Any]:
         """Rows ordered by ``(column, id)``, fetched ``page_size`` at a time."""
-        last: tuple[datetime, int] | None = None
-        while True:
+        def fetch(last: tuple[datetime, int] | None) -> list[Any]:
             page = query
             if last is not None:
                 after = Q(**{f"{column}__gt": last[0]}) | Q(**{column: last[0], "id__gt": last[1]})
                 page = page.filter(after)
-            rows = list(page.order_by(column, "id")[:self.page_size])
-            yield from rows
-            if len(rows) < self.page_size:
-                return
-            last = (getattr(rows[-1], column), rows[-1].id)
+            return list(page.order_by(column, "id")[:self.page_size])
+
+        return pages(fetch, lambda row: (getattr(row, column), row.id), self.page_size)
 
     # -- suppression -----------------------------------------------------------------------------
 
     def suppressed(self, addresses: Iterable[str]) -> set[str]:
-        given = list(addresses)
-        wanted = sorted({normalize_address(a) for a in given})
-        found: set[str] = set()
-        for start in range(0, len(wanted), _CHUNK):
-            found.update(models.Suppression.objects.filter(address__in=wanted[start:start + _CHUNK])
-                         .values_list("address", flat=True))
-        return {a for a in given if normalize_address(a) in found}
+        return suppressed_among(addresses, lambda chunk: models.Suppression.objects.filter(
+            address__in=chunk).values_list("address", flat=True))
 
     def suppress(self, address: str, reason: str = "manual", event_id: str | None = None) -> bool:
         value = check_address(address)
@@ -238,15 +210,11 @@ class DjangoEventStore:
         return deleted > 0
 
     def suppressions(self) -> Iterator[Suppression]:
-        last = ""
-        while True:
-            query = models.Suppression.objects.filter(address__gt=last).order_by("address")
-            rows = list(query[:self.page_size])
-            for row in rows:
-                yield Suppression(row.address, row.reason, _from_db(row.created_at), row.event_id)
-            if len(rows) < self.page_size:
-                return
-            last = rows[-1].address
+        rows = pages(lambda last: list(models.Suppression.objects.filter(address__gt=last or "")
+                                       .order_by("address")[:self.page_size]),
+                     lambda row: str(row.address), self.page_size)
+        for row in rows:
+            yield Suppression(row.address, row.reason, _from_db(row.created_at), row.event_id)
 
     # -- SQL for reports -------------------------------------------------------------------------
 
@@ -296,10 +264,11 @@ def _insert_events(db: str, rows: list[models.Event]) -> set[str]:
     return inserted
 
 
-def _range(query: QuerySet[Any], column: str, since: datetime | None,
-           until: datetime | None) -> QuerySet[Any]:
-    if since is not None:
-        query = query.filter(**{f"{column}__gte": _to_db(aware(since, "since"))})
-    if until is not None:
-        query = query.filter(**{f"{column}__lt": _to_db(aware(until, "until"))})
-    return query
+#: Django's lookup for each operator of :func:`~acumbamail_smtp.store.common.criteria`.
+_LOOKUPS = {"=": "", ">=": "__gte", "<": "__lt", "in": "__in"}
+
+
+def _filter(query: QuerySet[Any], found: list[Criterion]) -> QuerySet[Any]:
+    """``query`` filtered by the core's validated criteria (times as the database takes them)."""
+    return query.filter(**{column + _LOOKUPS[op]: _to_db(value) if isinstance(value, datetime) else value
+                           for column, op, value in found})

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.store.sqlite import EventStore, open_store
+from acumbamail_smtp.store.open import open_store
+from acumbamail_smtp.store.sqlite import EventStore
 from acumbamail_smtp.webhooks.settings import WEBHOOK_KEYS, cached_receiver
 from fastapi import Depends, FastAPI, Request
 

@@ -23,7 +23,8 @@ from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.settings import to_bool
 from acumbamail_smtp.smtp.policy import RecordingConnection
 from acumbamail_smtp.smtp.sync import Mailer
-from acumbamail_smtp.store.sqlite import DEFAULT_STORE_PATH, EventStore, open_store
+from acumbamail_smtp.store.open import open_store
+from acumbamail_smtp.store.sqlite import DEFAULT_STORE_PATH, EventStore
 from flask import Blueprint, Flask, current_app, has_app_context
 
 from .message import Message, to_core_message
