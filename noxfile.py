@@ -20,10 +20,10 @@ nox.options.sessions = [
 PYTHONS = ["3.11", "3.12", "3.13"]
 ROOT = Path(__file__).parent
 REPORTS = ROOT / "artifacts" / "junit"
-#: Test folders of the core and the test server, run on every supported Python.
+#: Test folders of the core, the test server and the README examples, run on every supported Python.
 CORE_TESTS = [
     "tests/boundaries", "tests/core", "tests/testserver", "tests/webhooks", "tests/templates",
-    "tests/reports", "tests/perf",
+    "tests/reports", "tests/perf", "tests/readme",
 ]
 
 
