@@ -57,3 +57,13 @@ def test_unknown_name_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="no_such_name"):
         acumbamail_smtp.no_such_name  # noqa: B018
+
+
+def test_templates_package_and_other_senders_load_no_jinja2() -> None:
+    """jinja2 is needed by rendering only: the package's lazy ``__init__`` and every other part of
+    the API leave it out."""
+    assert "jinja2" not in loaded_after("import acumbamail_smtp.templates")
+    statement = ("from acumbamail_smtp import AsyncMailer, Mailer, Message, SQLiteEventStore, "
+                 "WebhookReceiver, check_relay")
+    assert "jinja2" not in loaded_after(statement)
+    assert "jinja2" in loaded_after("from acumbamail_smtp import render")
