@@ -20,9 +20,10 @@ nox.options.sessions = [
 PYTHONS = ["3.11", "3.12", "3.13"]
 ROOT = Path(__file__).parent
 REPORTS = ROOT / "artifacts" / "junit"
-#: Test folders of the core and the test server, run on every supported Python.
+#: Test folders of the core, the test server and the README examples, run on every supported Python.
 CORE_TESTS = [
-    "tests/core", "tests/testserver", "tests/webhooks", "tests/templates", "tests/reports", "tests/perf",
+    "tests/boundaries", "tests/core", "tests/testserver", "tests/webhooks", "tests/templates",
+    "tests/reports", "tests/perf", "tests/readme",
 ]
 
 
@@ -58,9 +59,15 @@ def postgres(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff over everything."""
+    """ruff over everything; the import contracts of pyproject.toml and the no-cycles rule.
+
+    lint-imports reads the installed package (not editable: the folders are mapped onto one import
+    package, which only an installed copy shows whole)."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
+    session.install(".", "import-linter>=2.1", "grimp>=3.5", "pytest>=8")
+    session.run("lint-imports")
+    session.run("python", "-m", "pytest", "-q", "-p", "no:acumbamail_smtp", "tests/boundaries/test_cycles.py")
 
 
 @nox.session(python="3.11")

@@ -8,20 +8,34 @@ import contextlib
 import hmac
 import logging
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
-from .faults import RecipientRule
-
-if TYPE_CHECKING:
-    from .relay import FakeRelay
+from .faults import Faults, RecipientRule
 
 log = logging.getLogger(__name__)
 
 IDENT = "ESMTP acumbamail-smtp fake relay"
 SERVER_NAME = "localhost"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
+
+
+class RelayBackend(Protocol):
+    """What the SMTP side needs of :class:`~acumbamail_smtp.testserver.FakeRelay` (declared here,
+    so this module does not import the relay that imports it)."""
+
+    require_auth: bool
+    pipelining: bool
+    _faults: Faults
+    _connections: set[RelaySMTP]
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                      auth_data: object) -> AuthResult: ...
+
+    def _accept(self, envelope: RelayEnvelope, *, authenticated_as: Any, tls: bool) -> str: ...
+
+    def _emit_refusals(self, queue_id: str, refused: list[tuple[str, RecipientRule]]) -> None: ...
 
 
 class RelayEnvelope(Envelope):
@@ -50,7 +64,7 @@ class RelaySMTP(SMTP):
     """One client connection. Faults act before aiosmtpd sees the command, so nothing of a
     message refused that way is ever stored."""
 
-    def __init__(self, relay: FakeRelay, *, implicit_tls: bool, **kwargs: Any) -> None:
+    def __init__(self, relay: RelayBackend, *, implicit_tls: bool, **kwargs: Any) -> None:
         self._relay = relay
         self._implicit_tls = implicit_tls
         super().__init__(RelayHandler(relay), authenticator=relay._authenticate, **kwargs)
@@ -146,7 +160,7 @@ del _name, _attr
 class RelayHandler:
     """aiosmtpd hooks: EHLO extensions, recipient rules, and accepting the message."""
 
-    def __init__(self, relay: FakeRelay) -> None:
+    def __init__(self, relay: RelayBackend) -> None:
         self.relay = relay
 
     async def handle_EHLO(

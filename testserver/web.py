@@ -11,11 +11,25 @@ import re
 from email.message import EmailMessage
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .records import ReceivedMessage
-    from .relay import FakeRelay
+
+
+class RelayView(Protocol):
+    """What the web page and API read of :class:`~acumbamail_smtp.testserver.FakeRelay` (declared
+    here, so this module does not import the relay that imports it)."""
+
+    @property
+    def messages(self) -> list[ReceivedMessage]: ...
+
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+
+    def get_message(self, queue_id: str) -> ReceivedMessage | None: ...
+
+    def clear(self) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +60,7 @@ table.list td::before{content:attr(data-label) ": ";color:#777}}
 """
 
 
-def make_http_server(relay: FakeRelay, host: str, port: int) -> ThreadingHTTPServer:
+def make_http_server(relay: RelayView, host: str, port: int) -> ThreadingHTTPServer:
     """A ThreadingHTTPServer on ``host:port`` (0: a free port) serving ``relay``."""
 
     class Handler(_Handler):
@@ -59,7 +73,7 @@ def make_http_server(relay: FakeRelay, host: str, port: int) -> ThreadingHTTPSer
 
 
 class _Handler(BaseHTTPRequestHandler):
-    relay: FakeRelay
+    relay: RelayView
     server_version = "acumbamail-smtp-fake-relay"
 
     def log_message(self, format: str, *args: Any) -> None:

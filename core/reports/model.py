@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..store.common import aware
-from ..store.protocols import SQLStore
+from ..store.protocols import SQLStore as SQLStore
 
 STATUSES: tuple[str, ...] = ("all", "not_opened", "opened", "clicked", "hard_bounce", "soft_bounce",
                              "complaint")

@@ -7,6 +7,8 @@ from ..lazy import lazy_exports
 if TYPE_CHECKING:
     from .aio import AsyncMailer as AsyncMailer
     from .aio import AsyncSMTPConnection as AsyncSMTPConnection
+    from .aio_protocol import ReplyReader as ReplyReader
+    from .aio_protocol import run_async as run_async
     from .diagnostics import CheckReport as CheckReport
     from .diagnostics import CheckStep as CheckStep
     from .diagnostics import check_relay as check_relay
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
     from .policy import retry_delay as retry_delay
     from .protocol import MAX_REPLY_LINE as MAX_REPLY_LINE
     from .protocol import Exchange as Exchange
-    from .protocol import ReplyReader as ReplyReader
     from .protocol import advance as advance
     from .protocol import command_sync as command_sync
     from .protocol import data_block as data_block
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from .protocol import mail_options as mail_options
     from .protocol import parse_reply_line as parse_reply_line
     from .protocol import read_reply as read_reply
-    from .protocol import run_async as run_async
     from .protocol import run_sync as run_sync
     from .replies import AUTH_HINT as AUTH_HINT
     from .replies import CLOSING_CODES as CLOSING_CODES
@@ -64,7 +64,7 @@ _HOMES = {
     "MailerPolicy": ".policy",
     "RECORD_BATCH": ".policy",
     "RecordingConnection": ".policy",
-    "ReplyReader": ".protocol",
+    "ReplyReader": ".aio_protocol",
     "SMTPConnection": ".sync",
     "SyncConnection": ".policy",
     "advance": ".protocol",
@@ -88,7 +88,7 @@ _HOMES = {
     "reply_text": ".replies",
     "resolve_host": ".sync",
     "retry_delay": ".policy",
-    "run_async": ".protocol",
+    "run_async": ".aio_protocol",
     "run_sync": ".protocol",
 }
 

@@ -21,7 +21,7 @@ from .. import errors
 from ..config import RelayConfig
 from ..message import Message, PreparedMessage, prepare
 from ..result import SendResult
-from . import policy, protocol
+from . import aio_protocol, policy, protocol
 from .policy import AsyncConnection, MailerPolicy, smtp_logger
 from .replies import CLOSING_CODES, auth_error, error_for_reply
 
@@ -102,7 +102,7 @@ class AsyncSMTPConnection:
         """MAIL, RCPT for each recipient, DATA; refused recipients are reported in the result.
 
         Pipelined (RFC 2920) when the relay offers PIPELINING: for the exchange the transport's
-        protocol is swapped for :class:`~acumbamail_smtp.smtp.protocol.ReplyReader` and restored after.
+        protocol is swapped for :class:`~acumbamail_smtp.smtp.aio_protocol.ReplyReader` and restored after.
         """
         smtp = self._smtp
         if smtp is None or smtp.transport is None or smtp.protocol is None:
@@ -111,13 +111,13 @@ class AsyncSMTPConnection:
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)
         original = transport.get_protocol()
-        reader = protocol.ReplyReader()
+        reader = aio_protocol.ReplyReader()
         timeout = self.config.timeout
         transport.set_protocol(reader)
         try:
             steps = protocol.exchange(prepared, options, pipelining=smtp.supports_extension("pipelining"))
             try:
-                result = await protocol.run_async(steps, transport, reader, timeout, policy.tracer())
+                result = await aio_protocol.run_async(steps, transport, reader, timeout, policy.tracer())
             except errors.SendError as exc:
                 await self._reset(exc.code or 0, transport, reader)
                 raise
@@ -140,7 +140,7 @@ class AsyncSMTPConnection:
         smtp_logger.debug("message %s: %s", prepared.message_id, result.reply)
         return result
 
-    async def _reset(self, code: int, transport: asyncio.Transport, reader: protocol.ReplyReader) -> None:
+    async def _reset(self, code: int, transport: asyncio.Transport, reader: aio_protocol.ReplyReader) -> None:
         """RSET after a refused transaction; reconnect instead after 421 or if RSET fails."""
         if code in CLOSING_CODES or transport.is_closing():
             self.discard()

@@ -13,7 +13,6 @@ CRLF and dot-stuffed here, once, and written as is.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 from collections.abc import Callable, Generator
@@ -135,7 +134,7 @@ def parse_reply_line(line: bytes) -> tuple[int, bool, bytes]:
     return int(code), separator != b"-", line[4:].strip(b" \t\r\n")
 
 
-def _reply(code: int, lines: list[bytes]) -> Reply:
+def reply_from_lines(code: int, lines: list[bytes]) -> Reply:
     return Reply(code, b"\n".join(lines).decode("utf-8", "replace"))
 
 
@@ -152,7 +151,7 @@ def read_reply(rfile: IO[bytes]) -> Reply:
         code, last, text = parse_reply_line(line)
         lines.append(text)
         if last:
-            return _reply(code, lines)
+            return reply_from_lines(code, lines)
 
 
 def mail_options(prepared: PreparedMessage, offers: Callable[[str], bool]) -> list[str]:
@@ -205,78 +204,3 @@ def command_sync(sock: socket.socket, rfile: IO[bytes], line: bytes) -> Reply:
     """One command and its reply (RSET after a refused transaction)."""
     sock.sendall(line)
     return read_reply(rfile)
-
-
-# -- the asynchronous driver ----------------------------------------------------------------
-
-
-class ReplyReader(asyncio.Protocol):
-    """Collects the relay's bytes and hands out whole replies in order, however they arrive."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed = False
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self._closed = True
-        self._wake()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _take(self) -> Reply | None:
-        buffer = self._buffer
-        lines: list[bytes] = []
-        start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                if len(buffer) - start > MAX_REPLY_LINE:
-                    raise ConnectionError("reply line from the relay too long")
-                return None
-            code, last, text = parse_reply_line(bytes(buffer[start:end + 1]))
-            lines.append(text)
-            start = end + 1
-            if last:
-                del buffer[:start]
-                return _reply(code, lines)
-
-    async def reply(self, seconds: float | None) -> Reply:
-        """The next reply; ``ConnectionError`` if the relay hung up, ``TimeoutError`` if it is silent."""
-        while True:
-            answer = self._take()
-            if answer is not None:
-                return answer
-            if self._closed:
-                raise ConnectionError("the relay closed the connection")
-            self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.wait_for(self._waiter, seconds)
-
-
-async def run_async(steps: Exchange, transport: asyncio.Transport, reader: ReplyReader,
-                    seconds: float | None,
-                    trace: Callable[[str, object], None] | None = None) -> SendResult:
-    """Drive ``steps`` over ``transport``, whose protocol is ``reader`` for the duration;
-    ``seconds`` bounds the wait for each reply; ``trace`` sees each write and reply."""
-    answer: Reply | None = None
-    while not isinstance(step := advance(steps, answer, trace), SendResult):
-        if step is None:
-            answer = await reader.reply(seconds)
-        else:
-            if transport.is_closing():
-                raise ConnectionError("the connection to the relay is closed")
-            transport.write(step)
-            answer = None
-    return step

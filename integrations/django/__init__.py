@@ -15,10 +15,10 @@ from acumbamail_smtp.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .backend import EmailBackend
-    from .message import AcumbamailMessage
+    from .message import AcumbamailMessage, send_template
     from .signals import CancelSend, post_send, pre_send, tracking
     from .store import DjangoEventStore
-    from .templates import render_template, send_template
+    from .templates import render_template
 
 _HOMES = {
     "EmailBackend": ".backend",
@@ -29,7 +29,7 @@ _HOMES = {
     "tracking": ".signals",
     "DjangoEventStore": ".store",
     "render_template": ".templates",
-    "send_template": ".templates",
+    "send_template": ".message",
 }
 
 __all__ = [

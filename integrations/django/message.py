@@ -1,6 +1,6 @@
 """Django messages into the core: :class:`AcumbamailMessage` (typed category and template
-attributes) and :func:`prepare_message`, which turns any Django ``EmailMessage`` into the
-core's :class:`~acumbamail_smtp.PreparedMessage`.
+attributes), :func:`send_template`, and :func:`prepare_message`, which turns any Django
+``EmailMessage`` into the core's :class:`~acumbamail_smtp.PreparedMessage`.
 
 Django's own ``message()`` builds the MIME, so every Django feature (alternatives, MIMEBase or
 MIMEPart attachments, inline images, encodings, extra headers) is kept exactly; the category
@@ -10,7 +10,7 @@ header is set on that object before it is serialized, once.
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +21,8 @@ from acumbamail_smtp.message import PreparedMessage, prepare_raw
 from acumbamail_smtp.message.categories import CATEGORY_HEADER, validate_category
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.utils.encoding import force_str
+
+from .templates import render_template
 
 #: Django 6.0 made ``message()`` return an ``email.message.EmailMessage`` built with a policy.
 MODERN_MIME = django.VERSION >= (6, 0)
@@ -58,8 +60,6 @@ class AcumbamailMessage(EmailMultiAlternatives):
         """Render ``template_name`` into the subject, body and HTML alternative (once)."""
         if self.template_name is None or self.rendered:
             return
-        from .templates import render_template
-
         result = render_template(self.template_name, self.context, engine=self.engine)
         self.subject = result.subject
         self.body = result.text
@@ -109,3 +109,22 @@ def prepare_message(message: EmailMessage, config: RelayConfig) -> PreparedMessa
         raise InvalidMessage(f"message cannot be built: {exc}") from exc
     return replace(envelope, data=data, message_id=force_str(mime.get("Message-ID", "")).strip(),
                    category=category)
+
+
+def send_template(name: str, context: Mapping[str, Any] | None = None, *, to: Sequence[str],
+                  category: str | None = None, engine: str = "acumbamail", fail_silently: bool = False,
+                  using: str | None = None, **fields: Any) -> AcumbamailMessage:
+    """Render template ``name`` and send it to ``to``; returns the sent message, whose
+    ``acumbamail_status`` holds the result. ``fields`` are ``EmailMessage`` arguments
+    (``from_email``, ``cc``, ``bcc``, ``reply_to``, ``headers``, ``attachments``, ``connection``);
+    ``using`` names a Django 6.1 mailer."""
+    message = AcumbamailMessage(to=list(to), category=category, template_name=name, context=context,
+                                engine=engine, **fields)
+    message.render()
+    options: dict[str, Any] = {}
+    if fail_silently:
+        options["fail_silently"] = True
+    if using is not None:
+        options["using"] = using
+    message.send(**options)
+    return message

@@ -10,7 +10,7 @@ inlined by the core.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from acumbamail_smtp.errors import InvalidMessage, TemplateError
@@ -20,7 +20,6 @@ from django.template import Template as DjangoTemplate
 from django.template.loader import get_template, render_to_string
 
 from . import conf
-from .message import AcumbamailMessage
 
 ENGINES = ("acumbamail", "django")
 
@@ -59,22 +58,3 @@ def _render_plain(name: str, values: dict[str, Any]) -> str:
     if isinstance(inner, DjangoTemplate):
         return inner.render(Context(values, autoescape=False))
     return template.render(values)
-
-
-def send_template(name: str, context: Mapping[str, Any] | None = None, *, to: Sequence[str],
-                  category: str | None = None, engine: str = "acumbamail", fail_silently: bool = False,
-                  using: str | None = None, **fields: Any) -> AcumbamailMessage:
-    """Render template ``name`` and send it to ``to``; returns the sent message, whose
-    ``acumbamail_status`` holds the result. ``fields`` are ``EmailMessage`` arguments
-    (``from_email``, ``cc``, ``bcc``, ``reply_to``, ``headers``, ``attachments``, ``connection``);
-    ``using`` names a Django 6.1 mailer."""
-    message = AcumbamailMessage(to=list(to), category=category, template_name=name, context=context,
-                                engine=engine, **fields)
-    message.render()
-    options: dict[str, Any] = {}
-    if fail_silently:
-        options["fail_silently"] = True
-    if using is not None:
-        options["using"] = using
-    message.send(**options)
-    return message
