@@ -79,11 +79,12 @@ class DjangoEventStore:
             return
         with self._atomic(models.Send):
             models.Send.objects.bulk_create(
-                [models.Send(**{**row, "sent_at": _to_db(row["sent_at"])}) for row in rows])
+                [models.Send(**{**row, "sent_at": _to_db(row["sent_at"]),
+                                "message_id": row["message_id"][:models.MESSAGE_ID_LENGTH]}) for row in rows])
             for result in results:
                 if result.queue_id:  # events that arrived before their send was recorded
                     models.Event.objects.filter(message_key=result.queue_id, message_id__isnull=True).update(
-                        message_id=result.message_id, category=result.category)
+                        message_id=result.message_id[:models.MESSAGE_ID_LENGTH], category=result.category)
 
     def sends(self, *, since: datetime | None = None, until: datetime | None = None,
               category: str | None = None, recipient: str | None = None,
