@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from types import TracebackType
-from typing import BinaryIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .receiver import WebhookReceiver, WebhookResponse
@@ -156,7 +156,7 @@ def _refused(status: int, problem: str) -> WebhookResponse:
     return WebhookResponse(status, {"status": "error", "error": problem})
 
 
-def _read_chunked(stream: BinaryIO, limit: int) -> bytes | WebhookResponse:
+def _read_chunked(stream: BufferedIOBase, limit: int) -> bytes | WebhookResponse:
     """A chunked body (RFC 9112 7.1), read up to ``limit`` bytes (the receiver answers 413 past
     ``max_body``); a 400 when the framing is broken. Extensions and trailers are ignored."""
     body = bytearray()
