@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from ..events import EVENT_NAMES, Event, EventType, normalize_address
 from ..result import SendResult
 from .protocols import StoreOutcome
+from .schema import stored_message_id
 
 #: Where the store lives when nothing names it: a SQLite file in the working folder.
 DEFAULT_STORE_PATH = "acumbamail-events.sqlite3"
@@ -139,7 +140,7 @@ def send_rows(results: Sequence[SendResult]) -> list[dict[str, Any]]:
     """The ``sends`` rows for ``results``: one per accepted, refused and suppressed recipient."""
     rows: list[dict[str, Any]] = []
     for result in results:
-        base = {"message_id": result.message_id, "queue_id": result.queue_id,
+        base = {"message_id": stored_message_id(result.message_id), "queue_id": result.queue_id,
                 "category": result.category, "sent_at": aware(result.sent_at, "sent_at")}
         for address in result.accepted:
             rows.append({**base, "recipient": normalize_address(address), "status": "sent",

@@ -13,6 +13,7 @@ from typing import Any
 from ..events import Event
 from ..result import SendResult
 from .common import CHUNK, chunks
+from .schema import stored_message_id
 
 #: How far after an event its send may have been recorded and still be joined by recipient
 #: (step 2 of the join rule): the clock skew we tolerate between the sender and us.
@@ -95,5 +96,5 @@ def late_join_sql(events: str) -> str:
 
 def late_join_rows(results: Sequence[SendResult]) -> list[dict[str, Any]]:
     """The parameters of :func:`late_join_sql` for the results that carry a queue id."""
-    return [{"message_id": r.message_id, "category": r.category, "queue_id": r.queue_id}
+    return [{"message_id": stored_message_id(r.message_id), "category": r.category, "queue_id": r.queue_id}
             for r in results if r.queue_id]

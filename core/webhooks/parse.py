@@ -35,6 +35,17 @@ _URL_KEYS = ("url", "link")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 _SPACE = re.compile(r"\s")  # the characters str.isspace() accepts
+#: Lone surrogates (a JSON ``\\ud800`` escape) cannot be encoded to store; NUL is refused by
+#: PostgreSQL text and jsonb. Both become U+FFFD, so such an event is stored, not retried for ever.
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+#: How deep a document (JSON nesting, form ``a[b][c]`` keys, multipart parts) may go. Acumbamail's
+#: events are three or four levels deep; the bound keeps every later step far from the recursion limit.
+MAX_DEPTH = 32
+_MULTIPART_HEADER = re.compile(rb"(?im)^content-type:[ \t]*multipart/")
+#: The timestamps we accept: anything outside is not an e-mail event's time, and the edges of the
+#: calendar would overflow the date arithmetic of the stores and the suppression policy.
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 def parse_events(body: bytes, content_type: str = "") -> list[Event]:
     """The events in a webhook body: JSON (an object keyed "1", "2"..., an array, one event),
@@ -59,7 +70,19 @@ def parse_events(body: bytes, content_type: str = "") -> list[Event]:
         raise WebhookPayloadError(f"unsupported content type {mime!r}: send JSON, form or multipart data")
     if items and not any(isinstance(item, dict) for item in items):
         raise WebhookPayloadError("no item of the body is an event object")
-    return [_event(item, index) for index, item in enumerate(items, 1)]
+    return [_event_or_unknown(item, index) for index, item in enumerate(items, 1)]
+
+
+def _event_or_unknown(item: Any, index: int) -> Event:
+    """:func:`_event`, and an ``unknown`` event with the item as ``raw`` should reading it fail in
+    a way :func:`_event` does not foresee: one odd item never costs the batch."""
+    try:
+        return _event(item, index)
+    except Exception:
+        logger.exception("webhook event %d could not be read: stored as 'unknown'", index)
+        raw: dict[str, Any] = item if isinstance(item, dict) else {"value": item}
+        return Event(type=EventType.UNKNOWN, recipient="", timestamp=datetime.now(UTC),
+                     event_id=event_id_from_raw(raw), raw=raw)
 
 
 def _is_json(mime: str) -> bool:
@@ -79,10 +102,10 @@ def _content_type(value: str) -> tuple[str, str]:
 def _decode(data: bytes, charset: str, what: str) -> str:
     try:
         return data.decode(charset)
-    except LookupError:
-        raise WebhookPayloadError(f"unknown charset {charset!r} for the {what}") from None
     except UnicodeDecodeError:
-        raise WebhookPayloadError(f"the {what} is not valid {charset}") from None
+        raise WebhookPayloadError(f"the {what} is not valid {charset[:40]}") from None
+    except (LookupError, ValueError, TypeError):  # also a name the codecs refuse (with a NUL)
+        raise WebhookPayloadError(f"unknown charset {charset[:40]!r} for the {what}") from None
 
 
 def _json(text: str) -> Any:
@@ -92,24 +115,44 @@ def _json(text: str) -> Any:
             value = json.loads(value)
     except (ValueError, RecursionError) as exc:
         raise WebhookPayloadError(f"body is not valid JSON: {str(exc)[:120]}") from None
-    return value
+    return _storable(value, 1)
+
+
+def _storable(value: Any, depth: int) -> Any:
+    """``value`` with unstorable characters replaced (:data:`_UNSTORABLE`); a
+    :class:`WebhookPayloadError` when it nests deeper than :data:`MAX_DEPTH`."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if not isinstance(value, dict | list):
+        return value
+    if depth > MAX_DEPTH:
+        raise WebhookPayloadError(f"the body nests deeper than {MAX_DEPTH} levels")
+    if isinstance(value, list):
+        return [_storable(item, depth + 1) for item in value]
+    return {_storable(key, depth): _storable(item, depth + 1) for key, item in value.items()}
 
 
 def _form_fields(body: bytes, charset: str) -> list[tuple[str, str]]:
     text = _decode(body, charset, "form body")
     try:
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding=charset,
-                         errors="strict", max_num_fields=10_000)
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding=charset,
+                          errors="strict", max_num_fields=10_000)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookPayloadError(f"body is not valid form data: {str(exc)[:120]}") from None
+    return [(_storable(key, 1), _storable(value, 1)) for key, value in pairs]
 
 
 def _multipart_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
     """The named fields of a multipart/form-data body, parsed with the standard e-mail parser."""
     if "\r" in content_type or "\n" in content_type or not content_type.isascii():
         raise WebhookPayloadError("invalid multipart content type")
+    if len(_MULTIPART_HEADER.findall(body)) >= MAX_DEPTH:  # the parser recurses per level
+        raise WebhookPayloadError(f"the multipart body nests deeper than {MAX_DEPTH} levels")
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("ascii")
-    message = BytesParser(policy=email_policy.HTTP).parsebytes(head + body)
+    try:
+        message = BytesParser(policy=email_policy.HTTP).parsebytes(head + body)
+    except RecursionError:
+        raise WebhookPayloadError("the multipart body nests too deep") from None
     bad = (NoBoundaryInMultipartDefect, StartBoundaryNotFoundDefect, MultipartInvariantViolationDefect)
     if any(isinstance(defect, bad) for defect in message.defects) or not message.is_multipart():
         raise WebhookPayloadError("multipart body does not match its boundary")
@@ -122,7 +165,8 @@ def _multipart_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
             raise WebhookPayloadError("a multipart part has no field name")
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
-        fields.append((name, _decode(data, part.get_content_charset() or "utf-8", f"field {name!r}")))
+        text = _decode(data, part.get_content_charset() or "utf-8", f"field {name[:40]!r}")
+        fields.append((_storable(name, 1), _storable(text, 1)))
     if not fields:
         raise WebhookPayloadError("multipart body has no fields")
     return fields
@@ -149,6 +193,8 @@ def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     for key, value in pairs:
         head, _, tail = key.partition("[")
         path = [head, *_BRACKETS.findall("[" + tail)] if tail else [head]
+        if len(path) > MAX_DEPTH:
+            raise WebhookPayloadError(f"form field {key[:40]!r} nests deeper than {MAX_DEPTH} levels")
         node: Any = root
         for index, part in enumerate(path):
             last = index == len(path) - 1
@@ -285,7 +331,7 @@ def _timestamp(value: Any, index: int, key: str) -> datetime:
     problem = f"event {index}: {key} {str(value)[:40]!r} is not a timestamp"
     if isinstance(value, bool):
         raise WebhookPayloadError(problem)
-    number: float | None = None
+    number: float | int
     if isinstance(value, int | float):
         number = value
     elif isinstance(value, str):
@@ -299,21 +345,35 @@ def _timestamp(value: Any, index: int, key: str) -> datetime:
             except ValueError:
                 try:
                     parsed = parsedate_to_datetime(text)
-                except (TypeError, ValueError, IndexError):
+                except (TypeError, ValueError, IndexError, OverflowError):
                     parsed = None
             if parsed is None:
                 raise WebhookPayloadError(problem) from None
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            try:  # an offset can push the first or last day of the calendar out of range
+                moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            except OverflowError:
+                raise WebhookPayloadError(problem) from None
+            return _in_range(moment, problem)
     else:
         raise WebhookPayloadError(problem)
-    if number is None or not math.isfinite(number):
+    try:
+        number = float(number)  # an int beyond a float's range (10**400) overflows here
+    except OverflowError:
+        raise WebhookPayloadError(problem) from None
+    if not math.isfinite(number):
         raise WebhookPayloadError(problem)
     if abs(number) >= 1e14:
         number /= 1_000_000
     elif abs(number) >= 1e11:
         number /= 1000
     try:
-        return _EPOCH + timedelta(seconds=number)
+        return _in_range(_EPOCH + timedelta(seconds=number), problem)
     except OverflowError:
         raise WebhookPayloadError(problem) from None
+
+
+def _in_range(moment: datetime, problem: str) -> datetime:
+    if not _EARLIEST <= moment < _LATEST:
+        raise WebhookPayloadError(problem)
+    return moment
 

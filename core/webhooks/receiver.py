@@ -169,6 +169,9 @@ class WebhookReceiver:
         except WebhookPayloadError as exc:
             logger.warning("webhook rejected (400): %s", exc)
             return _error(exc)
+        except Exception:  # a body the parser does not foresee is still the sender's fault: never a 500
+            logger.exception("webhook rejected (400): the body could not be read")
+            return _error(WebhookPayloadError("the body could not be read"))
 
     def _persist(self, events: list[Event]) -> WebhookResponse:
         """Apply the new hard bounces and complaints, store the events (one transaction), then

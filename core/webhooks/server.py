@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from types import TracebackType
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .receiver import WebhookReceiver, WebhookResponse
 
 #: Seconds a connection may stay silent (request line, headers or body) before it is dropped.
 DEFAULT_TIMEOUT = 30.0
+
+
+class _Server(ThreadingHTTPServer):
+    """socketserver listens with a backlog of 5, so a burst of posts was reset by the kernel; the
+    kernel caps this at its ``somaxconn``."""
+
+    request_queue_size = 1024
+    daemon_threads = True
 
 
 class WebhookServer:
@@ -30,8 +39,7 @@ class WebhookServer:
         self.receiver = receiver
         self.prefix = "/" + prefix.strip("/")
         self.timeout = timeout
-        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -81,29 +89,49 @@ def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
             if path == owner.prefix:
                 token = None
             elif path.startswith(owner.prefix + "/") and "/" not in path[len(owner.prefix) + 1:]:
-                token = path[len(owner.prefix) + 1:]
+                # percent-decoded, as every framework decodes a path parameter
+                token = unquote(path[len(owner.prefix) + 1:])
             else:
                 self.send_error(404)
                 return
-            early = owner.receiver.check_length(self.headers.get("Content-Length"))
-            if early is not None:
+            body = self._body()
+            if isinstance(body, WebhookResponse):
                 self.close_connection = True
-                self._reply(early)
+                self._reply(body)
                 return
-            # check_length accepted it: absent, or an integer in 0..max_body
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = self.rfile.read(min(length, owner.receiver.max_body + 1))
-            except TimeoutError:
+            if body is None:
                 self.close_connection = True
                 return  # the client went silent mid-body: drop it, nothing was stored
-            if len(body) < length:
-                self.close_connection = True
-                self._reply(_short_body())
-                return
+            if len(body) > owner.receiver.max_body:
+                self.close_connection = True  # the rest of a chunked body is never read
             self._reply(owner.receiver.handle(
                 body, content_type=self.headers.get("Content-Type", ""),
                 headers=dict(self.headers.items()), query=dict(parse_qsl(parts.query)), path_token=token))
+
+        def _body(self) -> bytes | WebhookResponse | None:
+            """The request body (``Content-Length`` or chunked, at most ``max_body + 1`` bytes so
+            the receiver answers 413), an early error answer, or None when the client stalled."""
+            encoding = self.headers.get("Transfer-Encoding")
+            length = self.headers.get("Content-Length")
+            if encoding is not None:
+                if encoding.strip().lower() != "chunked":
+                    return _refused(501, "only the chunked transfer-coding is supported")
+                if length is not None:  # RFC 9112 6.1: either may be a smuggling attempt
+                    return _refused(400, "both Transfer-Encoding and Content-Length")
+                try:
+                    return _read_chunked(self.rfile, owner.receiver.max_body + 1)
+                except TimeoutError:
+                    return None
+            early = owner.receiver.check_length(length)
+            if early is not None:
+                return early
+            # check_length accepted it: absent, or an integer in 0..max_body
+            size = int(length or 0)
+            try:
+                body = self.rfile.read(min(size, owner.receiver.max_body + 1))
+            except TimeoutError:
+                return None
+            return body if len(body) == size else _refused(400, "body shorter than its Content-Length")
 
         def do_GET(self) -> None:
             self.send_error(405)
@@ -124,5 +152,34 @@ def _handler_for(owner: WebhookServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _short_body() -> WebhookResponse:
-    return WebhookResponse(400, {"status": "error", "error": "body shorter than its Content-Length"})
+def _refused(status: int, problem: str) -> WebhookResponse:
+    return WebhookResponse(status, {"status": "error", "error": problem})
+
+
+def _read_chunked(stream: BufferedIOBase, limit: int) -> bytes | WebhookResponse:
+    """A chunked body (RFC 9112 7.1), read up to ``limit`` bytes (the receiver answers 413 past
+    ``max_body``); a 400 when the framing is broken. Extensions and trailers are ignored."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1026)
+        size_text = line.split(b";", 1)[0].strip()
+        if not line.endswith(b"\n") or not size_text or len(size_text) > 16 or not all(
+                c in b"0123456789abcdefABCDEF" for c in size_text):
+            return _refused(400, "malformed chunked body")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        wanted = min(size, limit - len(body))
+        chunk = stream.read(wanted)
+        body += chunk
+        if len(chunk) < wanted:
+            return _refused(400, "chunked body ends inside a chunk")
+        if len(body) >= limit:
+            return bytes(body)  # over max_body: the receiver answers 413; the connection closes
+        if stream.read(2) not in (b"\r\n", b"\n"):
+            return _refused(400, "malformed chunked body")
+    for _ in range(100):  # the trailer section, up to its empty line
+        line = stream.readline(8194)
+        if line in (b"\r\n", b"\n", b""):
+            return bytes(body)
+    return _refused(400, "too many chunked trailer fields")

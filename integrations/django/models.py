@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from acumbamail_smtp.errors import ConfigError
+from acumbamail_smtp.store import schema
 from acumbamail_smtp.store.common import check_address
 from acumbamail_smtp.store.suppression import SUPPRESSION_REASONS
 from django.core.exceptions import ValidationError
@@ -26,11 +27,15 @@ if TYPE_CHECKING:  # field types for django-stubs (annotations are never evaluat
     Time = models.DateTimeField[datetime, datetime]
 
 
+#: The longest Message-ID the tables keep: the core schema's (see its note on MySQL's key limit).
+MESSAGE_ID_LENGTH = schema.MESSAGE_ID_LENGTH
+
+
 class Send(models.Model):
     """One recipient of one sent message: accepted (``sent``), ``refused`` or ``suppressed``."""
 
     recipient: Chars = models.CharField(max_length=320)
-    message_id: Chars = models.CharField(max_length=998)
+    message_id: Chars = models.CharField(max_length=MESSAGE_ID_LENGTH)
     queue_id: OptChars = models.CharField(max_length=255, null=True, blank=True)
     category: OptChars = models.CharField(max_length=255, null=True, blank=True)
     sent_at: Time = models.DateTimeField()
@@ -64,7 +69,7 @@ class Event(models.Model):
     message_key: OptChars = models.CharField(max_length=255, null=True, blank=True)
     url: OptText = models.TextField(null=True, blank=True)
     category: OptChars = models.CharField(max_length=255, null=True, blank=True)
-    message_id: OptChars = models.CharField(max_length=998, null=True, blank=True)
+    message_id: OptChars = models.CharField(max_length=MESSAGE_ID_LENGTH, null=True, blank=True)
     raw: models.JSONField = models.JSONField(default=dict)
     received_at: Time = models.DateTimeField()
 

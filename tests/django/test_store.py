@@ -169,3 +169,27 @@ def test_reports_run_on_the_django_store(use_relay, client: Client) -> None:
 def store(db):
     """What the core's batch tests imported above run on: the ORM store, in the test's transaction."""
     return DjangoEventStore()
+
+
+def test_every_index_fits_mysql_utf8mb4_key_limit() -> None:
+    """InnoDB refuses an index over 3072 bytes; utf8mb4 counts 4 bytes a character."""
+    from acumbamail_smtp.integrations.django import models as tables
+    from django.db.models import CharField
+
+    for model in (tables.Send, tables.Event, tables.Suppression):
+        for index in model._meta.indexes:
+            fields = [model._meta.get_field(name.lstrip("-")) for name in index.fields]
+            key = sum(4 * f.max_length if isinstance(f, CharField) and f.max_length else 8 for f in fields)
+            assert key <= 3072, (index.name, key)
+
+
+@pytest.mark.django_db
+def test_a_message_id_longer_than_the_column_is_cut_consistently() -> None:
+    long_id = "<" + "x" * 900 + "@example.com>"
+    store = DjangoEventStore()
+    store.store_events([event(EventType.DELIVERED, "ana@example.com", key="QLONG")])
+    store.record_sends([SendResult(long_id, "sent", accepted=["ana@example.com"],
+                                   reply=Reply(250, "2.0.0 Ok: queued as QLONG"))])
+    (send,) = store.sends()
+    (stored,) = store.events()
+    assert send.message_id == stored.message_id == long_id[:400]

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from tests.fastapi.helpers import free_socket, running, serve
 from tests.logcheck import capture_everything, records_with
 from tests.webhook_faults import batch, burst, locked_store
+from tests.webhooks.hostile import HOSTILE
 
 TOKEN = "made-up-webhook-token-9c41e7"
 URL = f"/acumbamail/webhook/{TOKEN}"
@@ -76,3 +77,14 @@ def test_a_concurrent_burst_through_uvicorn_loses_nothing(tmp_path: Path) -> Non
         events = list(store.events())
     assert len(events) == 800
     assert len({e.recipient for e in events}) == 800
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"),
+                         [pytest.param(b, c, s, id=name) for name, b, c, s in HOSTILE])
+async def test_hostile_bodies_get_a_2xx_or_a_400_never_a_500(tmp_path: Path, body: bytes, content_type: str,
+                                                              status: int) -> None:
+    with SQLiteEventStore(tmp_path / "events.sqlite3") as store:
+        async with running(hook_app(store), lifespan=False) as client:
+            response = await client.post(URL, content=body, headers={"content-type": content_type})
+    assert response.status_code == status, response.text
+    assert response.json()["status"] == ("ok" if status == 200 else "error")

@@ -15,6 +15,7 @@ from flask import Flask
 
 from tests.logcheck import capture_everything, records_with
 from tests.webhook_faults import batch, burst, locked_store
+from tests.webhooks.hostile import HOSTILE
 
 from .conftest import TOKEN
 
@@ -80,3 +81,12 @@ def test_a_concurrent_burst_over_http_loses_nothing(hooked: Flask, flask_server:
         events = list(store.events())
     assert len(events) == 800
     assert len({e.recipient for e in events}) == 800
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"),
+                         [pytest.param(b, c, s, id=name) for name, b, c, s in HOSTILE])
+def test_hostile_bodies_get_a_2xx_or_a_400_never_a_500(hooked: Flask, body: bytes, content_type: str,
+                                                        status: int) -> None:
+    response = hooked.test_client().post(URL, data=body, headers={"Content-Type": content_type})
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.json is not None and response.json["status"] == ("ok" if status == 200 else "error")
