@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .acumbamail import (
+        import_acumbamail as import_acumbamail,
+    )
     from .html_text import (
         html_to_text as html_to_text,
     )
@@ -24,9 +27,6 @@ if TYPE_CHECKING:
         SearchPath as SearchPath,
     )
     from .renderer import (
-        import_acumbamail as import_acumbamail,
-    )
-    from .renderer import (
         render as render,
     )
     from .renderer import (
@@ -41,7 +41,7 @@ _HOMES = {
     "SUFFIXES": ".renderer",
     "SearchPath": ".renderer",
     "html_to_text": ".html_text",
-    "import_acumbamail": ".renderer",
+    "import_acumbamail": ".acumbamail",
     "render": ".renderer",
     "render_message": ".renderer",
 }

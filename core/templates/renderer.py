@@ -50,8 +50,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import html as html_lib
-import keyword
 import logging
 import os
 import re
@@ -65,6 +63,7 @@ import jinja2
 
 from ..errors import ConfigError, InvalidMessage, TemplateError
 from ..message.model import AddressList, Message
+from .acumbamail import ImportingLoader, import_acumbamail
 from .html_text import html_to_text
 
 __all__ = [
@@ -85,13 +84,6 @@ SUFFIXES = (".html", ".html.j2", ".acumbamail.html")
 
 SearchPath = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
-_MERGE_TAG = re.compile(r"\*\|([^|\s*]{1,100})\|\*")
-_BLOCK_TAG = re.compile(r"\{%-?\s*block\s")
-_JINJA_OPEN = re.compile(r"\{(?=[{%#])")
-_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-_JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not",
-                          "in", "is", "if", "else", "loop", "self", "super", "caller", "varargs",
-                          "kwargs"})
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
@@ -102,77 +94,6 @@ class Rendered:
     subject: str
     html: str
     text: str
-
-
-# -- Acumbamail merge tags ---------------------------------------------------------------------
-
-def _escape_jinja(text: str) -> str:
-    """Make literal text safe inside a Jinja template: every ``{{``, ``{%``, ``{#`` is printed."""
-    return _JINJA_OPEN.sub('{{ "{" }}', text)
-
-
-def _convert_tags(text: str, where: str) -> str:
-    parts: list[str] = []
-    last = 0
-    for match in _MERGE_TAG.finditer(text):
-        tag = match.group(1)
-        if not tag.isidentifier() or keyword.iskeyword(tag) or tag in _JINJA_WORDS:
-            line = text.count("\n", 0, match.start()) + 1
-            raise TemplateError(
-                f"{where}, line {line}: merge tag *|{tag}|* cannot become a template variable "
-                "(a variable name is letters, digits and underscores, not starting with a digit, and "
-                "not a reserved word)"
-            )
-        parts.append(_escape_jinja(text[last:match.start()]))
-        parts.append("{{ " + tag + " }}")
-        last = match.end()
-    parts.append(_escape_jinja(text[last:]))
-    return "".join(parts)
-
-
-def import_acumbamail(html: str, subject: str | None = None, *, source: str = "<html>") -> str:
-    """Turn HTML exported from Acumbamail's editor into a template of our block convention.
-
-    ``*|TAG|*`` merge tags become ``{{ TAG }}`` variables (``*|UNSUBSCRIBE_URL|*`` included), and
-    any literal ``{{``, ``{%`` or ``{#`` is escaped so Jinja prints it as it is. The subject is
-    ``subject`` when given, else the ``<title>``, else the ``subject`` context variable.
-    """
-    if subject is not None and subject.strip():
-        subject_source = _convert_tags(" ".join(subject.split()), f"{source} (subject)")
-    else:
-        title = _TITLE.search(html)
-        title_text = " ".join(html_lib.unescape(title.group(1)).split()) if title else ""
-        subject_source = (_convert_tags(title_text, f"{source} (<title>)") if title_text
-                          else "{{ subject }}")
-    body = _convert_tags(html, source).strip()
-    return (
-        "{#- Imported from Acumbamail's editor: merge tags are template variables. -#}\n"
-        f"{{% block subject %}}{subject_source}{{% endblock %}}\n"
-        f"{{% block html %}}{body}{{% endblock %}}\n"
-    )
-
-
-def _is_acumbamail_export(name: str, source: str) -> bool:
-    if name.endswith(".acumbamail.html"):
-        return True
-    return bool(_MERGE_TAG.search(source)) and not _BLOCK_TAG.search(source)
-
-
-class _ImportingLoader(jinja2.BaseLoader):
-    """Wraps a loader and converts Acumbamail exports (see the module docstring) as they load."""
-
-    def __init__(self, inner: jinja2.BaseLoader) -> None:
-        self.inner = inner
-
-    def get_source(self, environment: jinja2.Environment,
-                   template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
-        source, filename, uptodate = self.inner.get_source(environment, template)
-        if _is_acumbamail_export(template, source):
-            source = import_acumbamail(source, source=template)
-        return source, filename, uptodate
-
-    def list_templates(self) -> list[str]:
-        return self.inner.list_templates()
 
 
 # -- environments ------------------------------------------------------------------------------
@@ -193,7 +114,7 @@ def _check_dirs(search_path: tuple[str, ...]) -> None:
 def _environments(search_path: tuple[str, ...]) -> tuple[jinja2.Environment, jinja2.Environment]:
     """The environment of one search path (HTML, autoescaped) and its overlay for subject/text."""
     _check_dirs(search_path)
-    loader = _ImportingLoader(jinja2.FileSystemLoader([*search_path, str(STARTER_DIR)]))
+    loader = ImportingLoader(jinja2.FileSystemLoader([*search_path, str(STARTER_DIR)]))
     html_env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
                                   trim_blocks=True, lstrip_blocks=True)
     return html_env, html_env.overlay(autoescape=False)
@@ -309,7 +230,7 @@ class Renderer:
             loaders: list[jinja2.BaseLoader] = [jinja_env.loader] if jinja_env.loader else []
             loaders.append(jinja2.FileSystemLoader([*self.search_path, str(STARTER_DIR)]))
             self.environment = jinja_env.overlay(
-                loader=_ImportingLoader(jinja2.ChoiceLoader(loaders)), autoescape=True,
+                loader=ImportingLoader(jinja2.ChoiceLoader(loaders)), autoescape=True,
                 undefined=jinja2.StrictUndefined, enable_async=False)
             self._text_env = self.environment.overlay(autoescape=False)
         self._compile_string = functools.lru_cache(maxsize=64)(self._compile_string_uncached)
