@@ -9,7 +9,7 @@ Everything else lives in its subpackage (``acumbamail_smtp.smtp``, ``.store``, `
 
 from typing import TYPE_CHECKING
 
-from .lazy import lazy_exports
+from .lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
     from .config import RelayConfig as RelayConfig
@@ -66,36 +66,31 @@ if TYPE_CHECKING:
     from .webhooks import receiver_from_settings as receiver_from_settings
 
 
-def _homes(module: str, *names: str) -> dict[str, str]:
-    """``{name: module}`` for each name: where ``lazy_exports`` finds it."""
-    return dict.fromkeys(names, module)
-
-
 #: The user-facing API (the README's names), each with the subpackage that serves it.
 _PUBLIC = {
-    **_homes(".config", "RelayConfig"),
-    **_homes(".errors", "AcumbamailError", "AuthenticationError", "ConfigError", "ConnectionFailed",
+    **homes(".config", "RelayConfig"),
+    **homes(".errors", "AcumbamailError", "AuthenticationError", "ConfigError", "ConnectionFailed",
              "InvalidMessage", "PermanentError", "RecipientsRefused", "SendError", "TemplateError",
              "TransientError", "WebhookAuthError", "WebhookError", "WebhookPayloadError", "WebhookTooLarge"),
-    **_homes(".events", "Event", "EventType"),
-    **_homes(".message", "Attachment", "Message"),
-    **_homes(".result", "Reply", "SendResult"),
-    **_homes(".smtp", "AsyncMailer", "CheckReport", "Mailer", "check_relay"),
-    **_homes(".store", "EventStore", "SQLAlchemyEventStore", "SQLiteEventStore", "SuppressionPolicy",
+    **homes(".events", "Event", "EventType"),
+    **homes(".message", "Attachment", "Message"),
+    **homes(".result", "Reply", "SendResult"),
+    **homes(".smtp", "AsyncMailer", "CheckReport", "Mailer", "check_relay"),
+    **homes(".store", "EventStore", "SQLAlchemyEventStore", "SQLiteEventStore", "SuppressionPolicy",
              "open_store"),
-    **_homes(".templates", "Rendered", "Renderer", "import_acumbamail", "render", "render_message"),
-    **_homes(".webhooks", "WebhookReceiver", "WebhookResponse", "WebhookVerifier"),
+    **homes(".templates", "Rendered", "Renderer", "import_acumbamail", "render", "render_message"),
+    **homes(".webhooks", "WebhookReceiver", "WebhookResponse", "WebhookVerifier"),
 }
 
 #: Plumbing the adapters and older code import from the root: still served here, but not part of
 #: ``__all__`` (its home is the subpackage named beside it).
 _PLUMBING = {
-    **_homes(".config", "security_for_port"),
-    **_homes(".errors", "MissingSender"),
-    **_homes(".message", "CATEGORY_HEADER", "PreparedMessage", "prepare", "validate_category"),
-    **_homes(".store", "BatchedSendStore", "SendRecord", "SendStore", "StoreOutcome", "Suppression",
+    **homes(".config", "security_for_port"),
+    **homes(".errors", "MissingSender"),
+    **homes(".message", "CATEGORY_HEADER", "PreparedMessage", "prepare", "validate_category"),
+    **homes(".store", "BatchedSendStore", "SendRecord", "SendStore", "StoreOutcome", "Suppression",
              "apply_suppression"),
-    **_homes(".webhooks", "parse_events", "receiver_from_settings"),
+    **homes(".webhooks", "parse_events", "receiver_from_settings"),
 }
 
 __getattr__ = lazy_exports(__name__, {**_PUBLIC, **_PLUMBING})

@@ -22,3 +22,8 @@ def lazy_exports(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]
         return value
 
     return __getattr__
+
+
+def homes(module: str, *names: str) -> dict[str, str]:
+    """``{name: module}`` for each of ``names``: one line of a package's map for :func:`lazy_exports`."""
+    return dict.fromkeys(names, module)

@@ -7,7 +7,7 @@ Modules, each importing only those before it: ``addresses`` and ``categories`` (
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_exports
+from ..lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
     from .addresses import ParsedAddress as ParsedAddress
@@ -34,27 +34,12 @@ if TYPE_CHECKING:
 
 #: The public names and their modules (the fast writer's internals stay in ``fastmime``).
 _HOMES = {
-    "AddressList": ".model",
-    "Attachment": ".model",
-    "CATEGORY_HEADER": ".categories",
-    "Headers": ".model",
-    "MAX_CATEGORY_LENGTH": ".categories",
-    "Message": ".model",
-    "MessageDefaults": ".prepare",
-    "ParsedAddress": ".addresses",
-    "PreparedMessage": ".model",
-    "RESERVED_HEADERS": ".model",
-    "build_email_message": ".mime",
-    "idna_domain": ".addresses",
-    "message_from_mapping": ".model",
-    "parse_address": ".addresses",
-    "parse_address_list": ".addresses",
-    "prepare": ".prepare",
-    "prepare_raw": ".prepare",
-    "resolve_headers": ".prepare",
-    "serialize": ".mime",
-    "serialize_stdlib": ".mime",
-    "validate_category": ".categories",
+    **homes(".addresses", "ParsedAddress", "idna_domain", "parse_address", "parse_address_list"),
+    **homes(".categories", "CATEGORY_HEADER", "MAX_CATEGORY_LENGTH", "validate_category"),
+    **homes(".mime", "build_email_message", "serialize", "serialize_stdlib"),
+    **homes(".model", "AddressList", "Attachment", "Headers", "Message", "PreparedMessage",
+            "RESERVED_HEADERS", "message_from_mapping"),
+    **homes(".prepare", "MessageDefaults", "prepare", "prepare_raw", "resolve_headers"),
 }
 
 __getattr__ = lazy_exports(__name__, _HOMES)

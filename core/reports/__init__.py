@@ -6,7 +6,7 @@ Every name is loaded on first use, so importing the package stays cheap (the HTM
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_exports
+from ..lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
     from .export import CSV_CHUNK_ROWS as CSV_CHUNK_ROWS
@@ -56,51 +56,16 @@ if TYPE_CHECKING:
     from .queries import summary_sql as summary_sql
 
 _HOMES = {
-    "COUNT_NAMES": ".model",
-    "CSV_CHUNK_ROWS": ".export",
-    "DEFAULT_ROWS": ".html",
-    "EXPORT_PAGE": ".queries",
-    "MAX_PAGE": ".model",
-    "Progress": ".export",
-    "RATE_NAMES": ".model",
-    "REASON_KEYS": ".queries",
-    "RECIPIENT_COLUMNS": ".export",
-    "RESPONSE_HEADERS": ".html",
-    "RecipientPage": ".model",
-    "RecipientRow": ".model",
-    "ReportFilter": ".model",
-    "SQLStore": ".model",
-    "STATUSES": ".model",
-    "STATUS_LABELS": ".html",
-    "SUMMARY_COLUMNS": ".export",
-    "StoreSource": ".export",
-    "Summary": ".model",
-    "TEMPLATE": ".html",
-    "UrlClicks": ".model",
-    "as_sql_store": ".model",
-    "by_category": ".queries",
-    "by_day": ".queries",
-    "clicks_by_url": ".queries",
-    "count_recipients": ".queries",
-    "csv_filename": ".html",
-    "daily_chart": ".html",
-    "decode_cursor": ".queries",
-    "encode_cursor": ".queries",
-    "iter_recipients": ".queries",
-    "parse_when": ".model",
-    "recipients": ".queries",
-    "recipients_csv": ".export",
-    "recipients_document": ".export",
-    "recipients_sql": ".queries",
-    "render_report": ".html",
-    "report_document": ".export",
-    "resolve_store": ".export",
-    "served_links": ".html",
-    "status_chart": ".html",
-    "summary": ".queries",
-    "summary_csv": ".export",
-    "summary_sql": ".queries",
-    "write_csv": ".export",
+    **homes(".export", "CSV_CHUNK_ROWS", "Progress", "RECIPIENT_COLUMNS", "SUMMARY_COLUMNS", "StoreSource",
+            "recipients_csv", "recipients_document", "report_document", "resolve_store", "summary_csv",
+            "write_csv"),
+    **homes(".html", "DEFAULT_ROWS", "RESPONSE_HEADERS", "STATUS_LABELS", "TEMPLATE", "csv_filename",
+            "daily_chart", "render_report", "served_links", "status_chart"),
+    **homes(".model", "COUNT_NAMES", "MAX_PAGE", "RATE_NAMES", "RecipientPage", "RecipientRow",
+            "ReportFilter", "SQLStore", "STATUSES", "Summary", "UrlClicks", "as_sql_store", "parse_when"),
+    **homes(".queries", "EXPORT_PAGE", "REASON_KEYS", "by_category", "by_day", "clicks_by_url",
+            "count_recipients", "decode_cursor", "encode_cursor", "iter_recipients", "recipients",
+            "recipients_sql", "summary", "summary_sql"),
 }
 
 __getattr__ = lazy_exports(__name__, _HOMES)

@@ -6,7 +6,7 @@ Every name loads on first use: importing this package imports neither ``sqlite3`
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_exports
+from ..lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
     from .batched import BatchedSendStore as BatchedSendStore
@@ -35,29 +35,16 @@ if TYPE_CHECKING:
 
 #: The public names and the module each is loaded from on first use.
 _HOMES = {
-    "BatchedSendStore": ".batched",
-    "DEFAULT_STORE_PATH": ".common",
-    "EventStore": ".protocols",
-    "JOIN_SKEW": ".join",
-    "PAGE_SIZE": ".common",
-    "SCHEMA_VERSION": ".schema",
-    "SEND_STATUSES": ".common",
-    "SQLAlchemyEventStore": ".sqlalchemy",
-    "SQLStore": ".protocols",
-    "SQLiteEventStore": ".sqlite",
-    "STORE_ENV": ".common",
-    "SUPPRESSION_REASONS": ".suppression",
-    "SendRecord": ".protocols",
-    "SendStore": ".protocols",
-    "StoreOutcome": ".protocols",
-    "Suppression": ".protocols",
-    "SuppressionPolicy": ".suppression",
-    "UTCDateTime": ".sqlalchemy",
-    "apply_suppression": ".suppression",
-    "build_tables": ".sqlalchemy",
-    "check_address": ".common",
-    "open_store": ".open",
-    "validate_reason": ".suppression",
+    **homes(".batched", "BatchedSendStore"),
+    **homes(".common", "DEFAULT_STORE_PATH", "PAGE_SIZE", "SEND_STATUSES", "STORE_ENV", "check_address"),
+    **homes(".join", "JOIN_SKEW"),
+    **homes(".open", "open_store"),
+    **homes(".protocols", "EventStore", "SQLStore", "SendRecord", "SendStore", "StoreOutcome", "Suppression"),
+    **homes(".schema", "SCHEMA_VERSION"),
+    **homes(".sqlalchemy", "SQLAlchemyEventStore", "UTCDateTime", "build_tables"),
+    **homes(".sqlite", "SQLiteEventStore"),
+    **homes(".suppression", "SUPPRESSION_REASONS", "SuppressionPolicy", "apply_suppression",
+            "validate_reason"),
 }
 
 __getattr__ = lazy_exports(__name__, _HOMES)

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_exports
+from ..lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
     from .acumbamail import (
@@ -35,15 +35,10 @@ if TYPE_CHECKING:
 
 #: Every name is loaded on first use, so importing the package stays cheap.
 _HOMES = {
-    "Rendered": ".renderer",
-    "Renderer": ".renderer",
-    "STARTER_DIR": ".renderer",
-    "SUFFIXES": ".renderer",
-    "SearchPath": ".renderer",
-    "html_to_text": ".html_text",
-    "import_acumbamail": ".acumbamail",
-    "render": ".renderer",
-    "render_message": ".renderer",
+    **homes(".acumbamail", "import_acumbamail"),
+    **homes(".html_text", "html_to_text"),
+    **homes(".renderer", "Rendered", "Renderer", "STARTER_DIR", "SUFFIXES", "SearchPath", "render",
+            "render_message"),
 }
 
 __getattr__ = lazy_exports(__name__, _HOMES)

@@ -7,7 +7,7 @@ Every name is loaded on first use, so importing the package stays cheap.
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_exports
+from ..lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
     from .api import API_BASE_ENV as API_BASE_ENV
@@ -35,29 +35,13 @@ if TYPE_CHECKING:
     from .verify import sign_webhook as sign_webhook
 
 _HOMES = {
-    "API_BASE_ENV": ".api",
-    "AcumbamailAPI": ".api",
-    "ApiError": ".api",
-    "BASIC_REALM": ".verify",
-    "CONFIG_FLAGS": ".api",
-    "DEFAULT_API_BASE": ".api",
-    "DEFAULT_MAX_BODY": ".receiver",
-    "DEFAULT_TIMEOUT": ".server",
-    "EventHandler": ".receiver",
-    "INFO_FIELDS": ".api",
-    "SIGNATURE_TOLERANCE": ".verify",
-    "TOKEN_ENV": ".api",
-    "WEBHOOK_EVENTS": ".api",
-    "WEBHOOK_KEYS": ".settings",
-    "WebhookReceiver": ".receiver",
-    "WebhookResponse": ".receiver",
-    "WebhookServer": ".server",
-    "WebhookVerifier": ".verify",
-    "cached_receiver": ".settings",
-    "parse_events": ".parse",
-    "receiver_from_settings": ".settings",
-    "sign_webhook": ".verify",
-    "webhook_events": ".api",
+    **homes(".api", "API_BASE_ENV", "AcumbamailAPI", "ApiError", "CONFIG_FLAGS", "DEFAULT_API_BASE",
+            "INFO_FIELDS", "TOKEN_ENV", "WEBHOOK_EVENTS", "webhook_events"),
+    **homes(".parse", "parse_events"),
+    **homes(".receiver", "DEFAULT_MAX_BODY", "EventHandler", "WebhookReceiver", "WebhookResponse"),
+    **homes(".server", "DEFAULT_TIMEOUT", "WebhookServer"),
+    **homes(".settings", "WEBHOOK_KEYS", "cached_receiver", "receiver_from_settings"),
+    **homes(".verify", "BASIC_REALM", "SIGNATURE_TOLERANCE", "WebhookVerifier", "sign_webhook"),
 }
 
 __getattr__ = lazy_exports(__name__, _HOMES)
