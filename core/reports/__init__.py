@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING
 from ..lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
+    from .endpoints import ENDPOINTS as ENDPOINTS
+    from .endpoints import Answer as Answer
+    from .endpoints import Endpoint as Endpoint
+    from .endpoints import answer as answer
     from .export import CSV_CHUNK_ROWS as CSV_CHUNK_ROWS
     from .export import RECIPIENT_COLUMNS as RECIPIENT_COLUMNS
     from .export import SUMMARY_COLUMNS as SUMMARY_COLUMNS
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from .queries import summary_sql as summary_sql
 
 _HOMES = {
+    **homes(".endpoints", "ENDPOINTS", "Answer", "Endpoint", "answer"),
     **homes(".export", "CSV_CHUNK_ROWS", "Progress", "RECIPIENT_COLUMNS", "SUMMARY_COLUMNS", "StoreSource",
             "recipients_csv", "recipients_document", "report_document", "resolve_store", "summary_csv",
             "write_csv"),

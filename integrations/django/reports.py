@@ -19,20 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports import (
-    RESPONSE_HEADERS,
-    ReportFilter,
-    SQLStore,
-    StoreSource,
-    csv_filename,
-    recipients_csv,
-    recipients_document,
-    render_report,
-    report_document,
-    resolve_store,
-    served_links,
-)
+from acumbamail_smtp.reports import ENDPOINTS, Answer, Endpoint, StoreSource, answer
 from acumbamail_smtp.store.open import open_store
 from django.conf import settings
 from django.contrib import admin
@@ -67,51 +54,30 @@ def settings_store() -> object:
         return _opened[key]
 
 
-Build = Callable[[SQLStore, dict[str, str]], HttpResponseBase]
-
-
-def _view(store: StoreSource, build: Build) -> Callable[..., HttpResponseBase]:
+def _view(store: StoreSource, endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
     def view(request: HttpRequest) -> HttpResponseBase:
-        response: HttpResponseBase
-        try:
-            response = build(resolve_store(store), request.GET.dict())
-        except ConfigError as exc:
-            response = JsonResponse({"error": str(exc), "field": exc.field}, status=400)
-        for name, value in RESPONSE_HEADERS.items():
-            response[name] = value
-        return response
+        return _response(answer(endpoint, store, request.GET.dict()))
 
     return view
 
 
-def _page(store: SQLStore, query: dict[str, str]) -> HttpResponse:
-    flt = ReportFilter.from_query(query)
-    return HttpResponse(render_report(store, flt, links=served_links(flt)), content_type="text/html")
-
-
-def _summary(store: SQLStore, query: dict[str, str]) -> HttpResponse:
-    return JsonResponse(report_document(store, ReportFilter.from_query(query)))
-
-
-def _recipients(store: SQLStore, query: dict[str, str]) -> HttpResponse:
-    return JsonResponse(recipients_document(store, query))
-
-
-def _csv(store: SQLStore, query: dict[str, str]) -> HttpResponseBase:
-    flt = ReportFilter.from_query(query)
-    response = StreamingHttpResponse(
-        recipients_csv(store, flt.since, flt.until, flt.category, flt.status), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{csv_filename(flt)}"'
+def _response(result: Answer) -> HttpResponseBase:
+    response: HttpResponseBase
+    if isinstance(result.body, dict):
+        response = JsonResponse(result.body, status=result.status)
+    elif isinstance(result.body, str):
+        response = HttpResponse(result.body, status=result.status, content_type=result.content_type)
+    else:
+        response = StreamingHttpResponse(result.body, status=result.status, content_type=result.content_type)
+    for name, value in result.headers.items():
+        response[name] = value
     return response
 
 
 def report_urls(store: StoreSource = settings_store, site: admin.AdminSite = admin.site) -> list[URLPattern]:
     """The report's URL patterns, each view wrapped with ``site.admin_view`` (staff only)."""
-    views = (("", URL_NAME, _page), ("summary.json", f"{URL_NAME}_summary", _summary),
-             ("recipients.json", f"{URL_NAME}_recipients", _recipients),
-             ("recipients.csv", f"{URL_NAME}_csv", _csv))
-    return [path(f"acumbamail/reports/{route}", site.admin_view(_view(store, build)), name=name)
-            for route, name, build in views]
+    return [path(f"acumbamail/reports/{route}", site.admin_view(_view(store, endpoint)),
+                 name=URL_NAME + suffix) for route, suffix, endpoint in ENDPOINTS]
 
 
 def install_admin_reports(store: StoreSource = settings_store, site: admin.AdminSite = admin.site) -> None:

@@ -11,61 +11,46 @@ application's own login, never publicly::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from acumbamail_smtp.errors import ConfigError
-from acumbamail_smtp.reports import (
-    RESPONSE_HEADERS,
-    ReportFilter,
-    StoreSource,
-    csv_filename,
-    recipients_csv,
-    recipients_document,
-    render_report,
-    report_document,
-    resolve_store,
-    served_links,
-)
+from acumbamail_smtp.reports import DEFAULT_ROWS, ENDPOINTS, Answer, Endpoint, StoreSource, answer
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 
 def acumbamail_reports_blueprint(store: StoreSource, *, name: str = "acumbamail_reports",
-                                 rows: int = 500) -> Blueprint:
+                                 rows: int = DEFAULT_ROWS) -> Blueprint:
     """A blueprint serving the report over ``store`` (an EventStore, or a function returning one);
     ``rows``: recipient rows embedded in the HTML page."""
     blueprint = Blueprint(name, __name__)
-
-    @blueprint.get("/")
-    def page() -> Any:
-        flt = ReportFilter.from_query(request.args)
-        html = render_report(resolve_store(store), flt, rows=rows, links=served_links(flt))
-        return Response(html, mimetype="text/html")
-
-    @blueprint.get("/summary.json")
-    def summary_json() -> Any:
-        return jsonify(report_document(resolve_store(store), ReportFilter.from_query(request.args)))
-
-    @blueprint.get("/recipients.json")
-    def recipients_json() -> Any:
-        return jsonify(recipients_document(resolve_store(store), request.args))
-
-    @blueprint.get("/recipients.csv")
-    def recipients_export() -> Any:
-        flt = ReportFilter.from_query(request.args)
-        chunks = recipients_csv(resolve_store(store), flt.since, flt.until, flt.category, flt.status)
-        return Response(stream_with_context(chunks), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{csv_filename(flt)}"'})
-
-    @blueprint.errorhandler(ConfigError)
-    def bad_request(exc: ConfigError) -> Any:
-        return jsonify({"error": str(exc), "field": exc.field}), 400
-
-    @blueprint.after_request
-    def private(response: Response) -> Response:
-        response.headers.update(RESPONSE_HEADERS)
-        return response
-
+    for route, suffix, endpoint in ENDPOINTS:
+        blueprint.add_url_rule(f"/{route}", _ENDPOINT_NAMES[suffix], _view(store, endpoint, rows))
     return blueprint
+
+
+#: The blueprint's endpoint names (``url_for("acumbamail_reports.page")``), as they always were.
+_ENDPOINT_NAMES = {"": "page", "_summary": "summary_json", "_recipients": "recipients_json",
+                   "_csv": "recipients_export"}
+
+
+def _view(store: StoreSource, endpoint: Endpoint, rows: int) -> Callable[[], Any]:
+    def view() -> Any:
+        return _response(answer(endpoint, store, request.args.to_dict(), rows=rows))
+
+    return view
+
+
+def _response(result: Answer) -> Response:
+    if isinstance(result.body, dict):
+        response = jsonify(result.body)
+        response.status_code = result.status
+    elif isinstance(result.body, str):
+        response = Response(result.body, status=result.status, mimetype="text/html")
+    else:
+        response = Response(stream_with_context(result.body), status=result.status,
+                            mimetype=result.content_type)
+    response.headers.update(result.headers)
+    return response
 
 
 __all__ = ["acumbamail_reports_blueprint"]
