@@ -28,16 +28,20 @@ if TYPE_CHECKING:
     from .policy import refused_result as refused_result
     from .policy import refused_text as refused_text
     from .policy import retry_delay as retry_delay
-    from .protocol import MAX_REPLY_LINE as MAX_REPLY_LINE
     from .protocol import Exchange as Exchange
     from .protocol import advance as advance
     from .protocol import command_sync as command_sync
     from .protocol import data_block as data_block
     from .protocol import exchange as exchange
     from .protocol import mail_options as mail_options
-    from .protocol import parse_reply_line as parse_reply_line
     from .protocol import read_reply as read_reply
     from .protocol import run_sync as run_sync
+    from .reading import MAX_REPLY_LINE as MAX_REPLY_LINE
+    from .reading import ReplyError as ReplyError
+    from .reading import ReplyLimits as ReplyLimits
+    from .reading import ReplyParser as ReplyParser
+    from .reading import SocketReplies as SocketReplies
+    from .reading import parse_reply_line as parse_reply_line
     from .replies import AUTH_HINT as AUTH_HINT
     from .replies import CLOSING_CODES as CLOSING_CODES
     from .replies import auth_error as auth_error
@@ -59,13 +63,17 @@ _HOMES = {
     "CheckReport": ".diagnostics",
     "CheckStep": ".diagnostics",
     "Exchange": ".protocol",
-    "MAX_REPLY_LINE": ".protocol",
+    "MAX_REPLY_LINE": ".reading",
     "Mailer": ".sync",
     "MailerPolicy": ".policy",
     "RECORD_BATCH": ".policy",
     "RecordingConnection": ".policy",
+    "ReplyError": ".reading",
+    "ReplyLimits": ".reading",
+    "ReplyParser": ".reading",
     "ReplyReader": ".aio_protocol",
     "SMTPConnection": ".sync",
+    "SocketReplies": ".reading",
     "SyncConnection": ".policy",
     "advance": ".protocol",
     "auth_error": ".replies",
@@ -81,7 +89,7 @@ _HOMES = {
     "mail_options": ".protocol",
     "must_reconnect": ".policy",
     "only_deferred": ".policy",
-    "parse_reply_line": ".protocol",
+    "parse_reply_line": ".reading",
     "read_reply": ".protocol",
     "refused_result": ".policy",
     "refused_text": ".policy",
