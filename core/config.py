@@ -65,6 +65,14 @@ class RelayConfig:
     #: First backoff delay in seconds; doubles on every retry, capped at ``retry_backoff_max``.
     retry_backoff: float = 0.5
     retry_backoff_max: float = 10.0
+    #: Most lines one reply may have (a relay's EHLO has about a dozen); more ends the connection.
+    max_reply_lines: int = 100
+    #: Longest reply line in bytes (RFC 5321 allows 512; slack for long EHLO and 5xx texts).
+    max_reply_line: int = 2048
+    #: Most bytes one reply may have in all.
+    max_reply_bytes: int = 32768
+    #: Seconds for the whole reply to one command (None: ``timeout``); ``timeout`` bounds each read.
+    reply_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip():
@@ -112,6 +120,16 @@ class RelayConfig:
                 raise ConfigError(name, f"must be a number of seconds, got {value!r}")
         if self.retry_backoff < 0 or self.retry_backoff_max < 0:
             raise ConfigError("retry_backoff", "must not be negative")
+        for name, least in (("max_reply_lines", 1), ("max_reply_line", 64), ("max_reply_bytes", 64)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(name, f"must be an integer >= {least}, got {value!r}")
+        if self.reply_timeout is not None and (
+            isinstance(self.reply_timeout, bool) or not isinstance(self.reply_timeout, int | float)
+            or not math.isfinite(self.reply_timeout) or self.reply_timeout <= 0
+        ):
+            raise ConfigError("reply_timeout",
+                              f"must be a positive number of seconds, got {self.reply_timeout!r}")
         if self.default_from is not None:
             from .message.addresses import parse_address
 
@@ -119,6 +137,11 @@ class RelayConfig:
                 parse_address(self.default_from, "default_from")
             except ValueError as exc:
                 raise ConfigError("default_from", str(exc)) from None
+
+    @property
+    def reply_deadline(self) -> float:
+        """Seconds the relay has for the whole reply to one command: ``reply_timeout``, else ``timeout``."""
+        return self.timeout if self.reply_timeout is None else float(self.reply_timeout)
 
     @property
     def encrypted(self) -> bool:

@@ -20,10 +20,10 @@ import aiosmtplib
 from .. import errors
 from ..config import RelayConfig
 from ..message import Message, PreparedMessage, prepare
-from ..result import SendResult
-from . import aio_protocol, policy, protocol
+from ..result import Reply, SendResult
+from . import aio_protocol, auth, policy, protocol, reading
 from .policy import AsyncConnection, MailerPolicy, smtp_logger
-from .replies import CLOSING_CODES, auth_error, error_for_reply
+from .replies import CLOSING_CODES, error_for_reply
 
 if TYPE_CHECKING:
     from ..store.sqlite import SendStore
@@ -38,6 +38,53 @@ def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
+def _setup_error(where: str, exc: BaseException) -> BaseException:
+    """The library's error for ``exc``, raised while connecting to the relay at ``where``
+    (``exc`` itself when it is none of the relay's doing, e.g. a cancellation)."""
+    tls = _tls_cause(exc)
+    if tls is not None:
+        return errors.ConnectionFailed(f"TLS with {where} failed: {tls}",
+                                       retryable=not isinstance(tls, ssl.SSLCertVerificationError))
+    if isinstance(exc, reading.ReplyError):
+        return reading.broken_reply(where, exc)
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
+        exc, aiosmtplib.SMTPServerDisconnected
+    ):
+        if exc.code < 100:  # aiosmtplib's own "Response too long" / "Malformed SMTP response line"
+            return reading.broken_reply(where, reading.ReplyError(exc.message))
+        return error_for_reply("connection setup", exc.code, exc.message)
+    if isinstance(exc, aiosmtplib.SMTPException | OSError | asyncio.TimeoutError):
+        return errors.ConnectionFailed(f"cannot connect to {where}: {exc}")
+    return exc
+
+
+async def _login(smtp: aiosmtplib.SMTP, config: RelayConfig, limits: reading.ReplyLimits) -> None:
+    """AUTH with ``config``'s credentials; :class:`AuthenticationError` (its text scrubbed of the
+    secret) when refused. No frame here holds the secret: see :mod:`~acumbamail_smtp.smtp.auth`."""
+    if not smtp.supports_extension("auth"):
+        raise policy.auth_missing()
+    steps = auth.exchange(config, auth.mechanism(smtp.esmtp_extensions.get("auth", "")))
+    smtp_logger.debug("send: AUTH as %s <redacted during AUTH>", config.username)
+    error = auth.refused(config, await _authenticate(smtp, steps, limits))
+    if error is not None:
+        raise error
+
+
+async def _authenticate(smtp: aiosmtplib.SMTP, steps: auth.AuthExchange,
+                        limits: reading.ReplyLimits) -> Reply:
+    """Drive the AUTH conversation over ``smtp``; the relay's last answer (logged code only)."""
+    answer: Reply | None = None
+    while True:
+        try:
+            response = await smtp.execute_command(*(next(steps) if answer is None else steps.send(answer)))
+        except StopIteration as stop:
+            result: Reply = stop.value
+            return result
+        limits.check(response.code, response.message)
+        smtp_logger.debug("reply: %s <redacted during AUTH>", response.code)
+        answer = Reply(response.code, response.message)
+
+
 class AsyncSMTPConnection:
     """One open, secured and authenticated ``aiosmtplib`` connection."""
 
@@ -50,52 +97,37 @@ class AsyncSMTPConnection:
         return self._smtp is not None and self._smtp.is_connected
 
     async def open(self) -> None:
+        """Connect, secure and authenticate; every reply of the setup is held to the limits."""
         cfg = self.config
         where = f"{cfg.host}:{cfg.port}"
+        limits = reading.ReplyLimits.of(cfg)
         context = cfg.create_ssl_context() if cfg.encrypted else None
         smtp = aiosmtplib.SMTP(
-            hostname=cfg.host, port=cfg.port, timeout=cfg.timeout,
+            hostname=cfg.host, port=cfg.port, timeout=cfg.reply_deadline,
             local_hostname=cfg.local_hostname or policy.local_hostname(),
             use_tls=cfg.security == "tls", start_tls=False,
             tls_context=context if cfg.security == "tls" else None,
         )
         try:
             smtp_logger.debug("connect: %s (security %s)", where, cfg.security)
-            await smtp.connect()
+            limits.check(*await smtp.connect(timeout=cfg.timeout))
             ehlo = await smtp.ehlo()
             smtp_logger.debug("reply: %s %r", ehlo.code, ehlo.message)
+            limits.check(*ehlo)
             if cfg.security == "starttls":
                 if not smtp.supports_extension("starttls"):
                     raise policy.starttls_missing(where)
                 smtp_logger.debug("send: STARTTLS")
-                await smtp.starttls(tls_context=context)
-                await smtp.ehlo()
+                limits.check(*await smtp.starttls(tls_context=context))
+                limits.check(*await smtp.ehlo())
             if cfg.username and cfg.password:
-                if not smtp.supports_extension("auth"):
-                    raise policy.auth_missing()
-                smtp_logger.debug("send: AUTH as %s <redacted during AUTH>", cfg.username)
-                try:
-                    await smtp.login(cfg.username, cfg.password)
-                except aiosmtplib.SMTPAuthenticationError as exc:
-                    raise auth_error(cfg.username, exc.code, exc.message) from None
+                await _login(smtp, cfg, limits)
         except errors.AcumbamailError:
             smtp.close()
             raise
         except BaseException as exc:
             smtp.close()
-            tls = _tls_cause(exc)
-            if tls is not None:
-                raise errors.ConnectionFailed(
-                    f"TLS with {where} failed: {tls}",
-                    retryable=not isinstance(tls, ssl.SSLCertVerificationError),
-                ) from exc
-            if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
-                exc, aiosmtplib.SMTPServerDisconnected
-            ):
-                raise error_for_reply("connection setup", exc.code, exc.message) from exc
-            if isinstance(exc, aiosmtplib.SMTPException | OSError | asyncio.TimeoutError):
-                raise errors.ConnectionFailed(f"cannot connect to {where}: {exc}") from exc
-            raise
+            raise _setup_error(where, exc) from exc
         self._smtp = smtp
 
     async def send(self, prepared: PreparedMessage) -> SendResult:
@@ -111,13 +143,12 @@ class AsyncSMTPConnection:
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)
         original = transport.get_protocol()
-        reader = aio_protocol.ReplyReader()
-        timeout = self.config.timeout
+        reader = aio_protocol.ReplyReader(reading.ReplyLimits.of(self.config))
         transport.set_protocol(reader)
         try:
             steps = protocol.exchange(prepared, options, pipelining=smtp.supports_extension("pipelining"))
             try:
-                result = await aio_protocol.run_async(steps, transport, reader, timeout, policy.tracer())
+                result = await aio_protocol.run_async(steps, transport, reader, None, policy.tracer())
             except errors.SendError as exc:
                 await self._reset(exc.code or 0, transport, reader)
                 raise
@@ -125,6 +156,9 @@ class AsyncSMTPConnection:
                 await self._reset(0, transport, reader)
         except errors.AcumbamailError:
             raise
+        except reading.ReplyError as exc:
+            self.discard()
+            raise reading.broken_reply(f"{self.config.host}:{self.config.port}", exc) from exc
         except (OSError, TimeoutError) as exc:
             self.discard()
             why = exc or type(exc).__name__
@@ -147,7 +181,7 @@ class AsyncSMTPConnection:
             return
         try:
             transport.write(b"RSET\r\n")
-            await reader.reply(self.config.timeout)
+            await reader.reply()
         except (OSError, TimeoutError):
             self.discard()
 

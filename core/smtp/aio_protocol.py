@@ -8,19 +8,22 @@ import asyncio
 from collections.abc import Callable
 
 from ..result import Reply, SendResult
-from .protocol import MAX_REPLY_LINE, Exchange, advance, parse_reply_line, reply_from_lines
+from .protocol import Exchange, advance
+from .reading import ReplyLimits, ReplyParser
 
 
 class ReplyReader(asyncio.Protocol):
-    """Collects the relay's bytes and hands out whole replies in order, however they arrive."""
+    """Collects the relay's bytes and hands out whole replies in order, however they arrive,
+    within ``limits``: a packet is only stored, and each byte is scanned once, when a reply is
+    awaited (never the whole buffer again per packet)."""
 
-    def __init__(self) -> None:
-        self._buffer = bytearray()
+    def __init__(self, limits: ReplyLimits | None = None) -> None:
+        self._parser = ReplyParser(limits or ReplyLimits())
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
+        self._parser.feed(data)
         self._wake()
 
     def eof_received(self) -> bool:
@@ -37,40 +40,34 @@ class ReplyReader(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _take(self) -> Reply | None:
-        buffer = self._buffer
-        lines: list[bytes] = []
-        start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                if len(buffer) - start > MAX_REPLY_LINE:
-                    raise ConnectionError("reply line from the relay too long")
-                return None
-            code, last, text = parse_reply_line(bytes(buffer[start:end + 1]))
-            lines.append(text)
-            start = end + 1
-            if last:
-                del buffer[:start]
-                return reply_from_lines(code, lines)
-
-    async def reply(self, seconds: float | None) -> Reply:
-        """The next reply; ``ConnectionError`` if the relay hung up, ``TimeoutError`` if it is silent."""
-        while True:
-            answer = self._take()
-            if answer is not None:
-                return answer
+    async def reply(self, seconds: float | None = None) -> Reply:
+        """The next reply, complete within ``seconds`` (default: the limits' deadline);
+        ``ConnectionError`` if the relay hung up, :class:`~acumbamail_smtp.smtp.reading.ReplyError`
+        past a limit or the deadline."""
+        limits = self._parser.limits
+        loop = asyncio.get_running_loop()
+        seconds = limits.seconds if seconds is None else seconds
+        deadline = loop.time() + seconds
+        while (answer := self._parser.next_reply()) is None:
             if self._closed:
                 raise ConnectionError("the relay closed the connection")
-            self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.wait_for(self._waiter, seconds)
+            left = deadline - loop.time()
+            if left <= 0:
+                raise limits.late(seconds)
+            self._waiter = loop.create_future()
+            try:
+                await asyncio.wait_for(self._waiter, left)
+            except TimeoutError:
+                raise limits.late(seconds) from None
+        return answer
 
 
 async def run_async(steps: Exchange, transport: asyncio.Transport, reader: ReplyReader,
-                    seconds: float | None,
+                    seconds: float | None = None,
                     trace: Callable[[str, object], None] | None = None) -> SendResult:
     """Drive ``steps`` over ``transport``, whose protocol is ``reader`` for the duration;
-    ``seconds`` bounds the wait for each reply; ``trace`` sees each write and reply."""
+    ``seconds`` bounds each whole reply (default: the reader's limits); ``trace`` sees each write
+    and reply."""
     answer: Reply | None = None
     while not isinstance(step := advance(steps, answer, trace), SendResult):
         if step is None:

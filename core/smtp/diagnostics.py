@@ -12,10 +12,11 @@ import ssl
 from dataclasses import dataclass, field
 
 from ..config import RelayConfig
-from ..errors import AcumbamailError
+from ..errors import AcumbamailError, AuthenticationError
+from .client import _SMTP, _SMTP_SSL, login
 from .policy import local_hostname
-from .replies import AUTH_HINT, reply_text
-from .sync import _SMTP, _SMTP_SSL
+from .reading import ReplyLimits
+from .replies import AUTH_HINT
 
 
 @dataclass(slots=True)
@@ -62,16 +63,17 @@ def check_relay(config: RelayConfig) -> CheckReport:
         report.add("resolve host", False, f"cannot resolve {config.host}: {exc}")
         return report
     report.add("resolve host", True, ", ".join(sorted({str(i[4][0]) for i in infos})))
-    smtp: _SMTP | _SMTP_SSL | None = None
+    smtp: _SMTP | None = None
+    limits = ReplyLimits.of(config)
     try:
         try:
             if config.security == "tls":
                 smtp = _SMTP_SSL(config.host, config.port, timeout=config.timeout,
                                  local_hostname=config.local_hostname or local_hostname(),
-                                 context=config.create_ssl_context())
+                                 context=config.create_ssl_context(), limits=limits)
             else:
                 smtp = _SMTP(config.host, config.port, timeout=config.timeout,
-                             local_hostname=config.local_hostname or local_hostname())
+                             local_hostname=config.local_hostname or local_hostname(), limits=limits)
         except ssl.SSLError as exc:
             report.add("connect with implicit TLS", False, f"TLS handshake failed: {exc}")
             return report
@@ -98,18 +100,14 @@ def check_relay(config: RelayConfig) -> CheckReport:
                        "none: the connection is not encrypted")
         if config.username and config.password:
             mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
-            smtp._redact = True
             try:
-                smtp.login(config.username, config.password)
-            except smtplib.SMTPAuthenticationError as exc:
-                report.add("authenticate", False, f"refused ({exc.smtp_code} "
-                           f"{reply_text(exc.smtp_error)}). {AUTH_HINT}")
+                login(smtp, config)
+            except AuthenticationError as exc:
+                report.add("authenticate", False, f"refused ({exc.code} {exc.text}). {AUTH_HINT}")
                 return report
-            except smtplib.SMTPException as exc:
+            except (smtplib.SMTPException, AcumbamailError) as exc:
                 report.add("authenticate", False, f"{exc}")
                 return report
-            finally:
-                smtp._redact = False
             report.add("authenticate", True, f"accepted as {config.username} "
                        f"(offered: {' '.join(mechanisms) or 'none listed'})")
         else:

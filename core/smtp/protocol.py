@@ -16,17 +16,18 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Generator
-from typing import IO
 
 from ..errors import PermanentError
 from ..message.model import PreparedMessage
 from ..result import Reply, SendResult
+from .reading import MAX_REPLY_LINE, SocketReplies, parse_reply_line, reply_from_lines
 from .replies import CLOSING_CODES, error_for_reply
+
+__all__ = ["MAX_REPLY_LINE", "Exchange", "advance", "command_sync", "data_block", "exchange", "mail_options",
+           "parse_reply_line", "read_reply", "reply_from_lines", "run_sync"]
 
 Exchange = Generator[bytes | None, Reply | None, SendResult]
 
-#: Longest reply line we accept (RFC 5321 allows 512; servers send longer EHLO lines).
-MAX_REPLY_LINE = 8192
 _BARE_EOL = re.compile(rb"\r\n|\r|\n")
 
 
@@ -125,33 +126,13 @@ def exchange(prepared: PreparedMessage, options: list[str], *, pipelining: bool)
                       prepared.category)
 
 
-def parse_reply_line(line: bytes) -> tuple[int, bool, bytes]:
-    """``(code, last, text)`` of one reply line; ``ConnectionError`` when it is not SMTP."""
-    code = line[:3]
-    separator = line[3:4]
-    if len(line) > MAX_REPLY_LINE or not code.isdigit() or separator not in (b" ", b"-", b"\r", b"\n", b""):
-        raise ConnectionError(f"malformed reply from the relay: {line[:80]!r}")
-    return int(code), separator != b"-", line[4:].strip(b" \t\r\n")
-
-
-def reply_from_lines(code: int, lines: list[bytes]) -> Reply:
-    return Reply(code, b"\n".join(lines).decode("utf-8", "replace"))
-
-
 # -- the synchronous driver -----------------------------------------------------------------
 
 
-def read_reply(rfile: IO[bytes]) -> Reply:
-    """Read one (possibly multi-line) reply; ``ConnectionError`` if the relay hung up."""
-    lines: list[bytes] = []
-    while True:
-        line = rfile.readline(MAX_REPLY_LINE + 1)
-        if not line:
-            raise ConnectionError("the relay closed the connection")
-        code, last, text = parse_reply_line(line)
-        lines.append(text)
-        if last:
-            return reply_from_lines(code, lines)
+def read_reply(replies: SocketReplies) -> Reply:
+    """Read one (possibly multi-line) reply, within the reader's limits; ``ConnectionError`` if the
+    relay hung up, :class:`~acumbamail_smtp.smtp.reading.ReplyError` past a limit."""
+    return replies.read()
 
 
 def mail_options(prepared: PreparedMessage, offers: Callable[[str], bool]) -> list[str]:
@@ -187,20 +168,20 @@ def advance(steps: Exchange, answer: Reply | None,
     return step
 
 
-def run_sync(steps: Exchange, sock: socket.socket, rfile: IO[bytes],
+def run_sync(steps: Exchange, sock: socket.socket, replies: SocketReplies,
              trace: Callable[[str, object], None] | None = None) -> SendResult:
-    """Drive ``steps`` over a connected socket and its buffered reader."""
+    """Drive ``steps`` over a connected socket and its bounded reply reader."""
     answer: Reply | None = None
     while not isinstance(step := advance(steps, answer, trace), SendResult):
         if step is None:
-            answer = read_reply(rfile)
+            answer = replies.read()
         else:
             sock.sendall(step)
             answer = None
     return step
 
 
-def command_sync(sock: socket.socket, rfile: IO[bytes], line: bytes) -> Reply:
+def command_sync(sock: socket.socket, replies: SocketReplies, line: bytes) -> Reply:
     """One command and its reply (RSET after a refused transaction)."""
     sock.sendall(line)
-    return read_reply(rfile)
+    return replies.read()

@@ -31,11 +31,11 @@ from ..errors import (
 from ..message import Message, PreparedMessage, prepare
 from ..result import SendResult
 from . import protocol
+from .client import _SMTP, _SMTP_SSL, login
 from .policy import (
     RECORD_BATCH,
     MailerPolicy,
     SyncConnection,
-    auth_missing,
     batch_error,
     local_hostname,
     must_reconnect,
@@ -45,31 +45,13 @@ from .policy import (
     starttls_missing,
     tracer,
 )
-from .replies import CLOSING_CODES, auth_error, error_for_reply, reply_text
+from .reading import ReplyError, ReplyLimits, broken_reply
+from .replies import CLOSING_CODES, error_for_reply, reply_text
 
 if TYPE_CHECKING:
     from ..store.sqlite import SendStore
 
 logger = logging.getLogger("acumbamail_smtp.transport")
-
-
-class _RedactingMixin:
-    """Sends smtplib's debug output to the ``acumbamail_smtp.smtp`` logger, AUTH redacted."""
-
-    _redact = False
-
-    def _print_debug(self, *args: Any) -> None:
-        if self._redact and args and args[0] in ("send:", "reply:", "reply: retcode"):
-            args = (args[0], "<redacted during AUTH>")
-        smtp_logger.debug(" ".join(str(a) for a in args))
-
-
-class _SMTP(_RedactingMixin, smtplib.SMTP):
-    pass
-
-
-class _SMTP_SSL(_RedactingMixin, smtplib.SMTP_SSL):
-    pass
 
 
 def _tls_failure(exc: BaseException) -> bool:
@@ -81,7 +63,7 @@ class SMTPConnection:
 
     def __init__(self, config: RelayConfig) -> None:
         self.config = config
-        self._smtp: smtplib.SMTP | None = None
+        self._smtp: _SMTP | None = None
 
     @property
     def is_open(self) -> bool:
@@ -92,13 +74,14 @@ class SMTPConnection:
         cfg = self.config
         where = f"{cfg.host}:{cfg.port}"
         try:
-            smtp: smtplib.SMTP
+            smtp: _SMTP
+            limits = ReplyLimits.of(cfg)
             if cfg.security == "tls":
                 smtp = _SMTP_SSL(cfg.host, cfg.port, local_hostname=cfg.local_hostname or local_hostname(),
-                                 timeout=cfg.timeout, context=cfg.create_ssl_context())
+                                 timeout=cfg.timeout, context=cfg.create_ssl_context(), limits=limits)
             else:
                 smtp = _SMTP(cfg.host, cfg.port, local_hostname=cfg.local_hostname or local_hostname(),
-                             timeout=cfg.timeout)
+                             timeout=cfg.timeout, limits=limits)
             smtp.set_debuglevel(1 if smtp_logger.isEnabledFor(logging.DEBUG) else 0)
             try:
                 smtp.ehlo_or_helo_if_needed()
@@ -108,12 +91,14 @@ class SMTPConnection:
                     smtp.starttls(context=cfg.create_ssl_context())
                     smtp.ehlo()
                 if cfg.username and cfg.password:
-                    self._login(smtp, cfg.username, cfg.password)
+                    login(smtp, cfg)
             except BaseException:
                 smtp.close()
                 raise
         except AcumbamailError:
             raise
+        except ReplyError as exc:
+            raise broken_reply(where, exc) from exc
         except smtplib.SMTPResponseException as exc:
             raise error_for_reply("connection greeting", exc.smtp_code,
                                   reply_text(exc.smtp_error)) from exc
@@ -124,20 +109,6 @@ class SMTPConnection:
         except (OSError, smtplib.SMTPException) as exc:
             raise ConnectionFailed(f"cannot connect to {where}: {exc}") from exc
         self._smtp = smtp
-
-    @staticmethod
-    def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
-        if not smtp.has_extn("auth"):
-            raise auth_missing()
-        smtp._redact = True  # type: ignore[attr-defined]
-        try:
-            smtp.login(username, password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise auth_error(username, exc.smtp_code, reply_text(exc.smtp_error)) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise PermanentError(f"relay offers no AUTH mechanism we support: {exc}") from None
-        finally:
-            smtp._redact = False  # type: ignore[attr-defined]
 
     def send(self, prepared: PreparedMessage) -> SendResult:
         """The SMTP exchange for one message: MAIL, RCPT for each recipient, DATA.
@@ -154,12 +125,10 @@ class SMTPConnection:
             sock = smtp.sock
             if sock is None:
                 raise OSError("socket closed")
-            if smtp.file is None:
-                smtp.file = sock.makefile("rb")
             trace = tracer()
             steps = protocol.exchange(prepared, options, pipelining=smtp.has_extn("pipelining"))
             try:
-                result = protocol.run_sync(steps, sock, smtp.file, trace)
+                result = protocol.run_sync(steps, sock, smtp.replies(), trace)
             except SendError as exc:
                 self._reset_after(exc.code or 0)
                 raise
@@ -168,6 +137,9 @@ class SMTPConnection:
             return result
         except AcumbamailError:
             raise
+        except ReplyError as exc:
+            self.discard()
+            raise broken_reply(f"{self.config.host}:{self.config.port}", exc) from exc
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.discard()
             raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
@@ -183,9 +155,9 @@ class SMTPConnection:
         smtp = self._smtp
         assert smtp is not None
         try:
-            if smtp.sock is None or smtp.file is None:
+            if smtp.sock is None:
                 raise OSError("socket closed")
-            protocol.command_sync(smtp.sock, smtp.file, b"RSET\r\n")
+            protocol.command_sync(smtp.sock, smtp.replies(), b"RSET\r\n")
         except OSError:
             self.discard()
 
