@@ -85,14 +85,20 @@ class Instruments:
             scope.span.add_event("smtp.auth")
 
     def observe_outbox(self, read: OutboxReading) -> None:
-        """Observable gauges of the outbox: its depth and the age of its oldest queued message."""
+        """Observable gauges of the outbox: its depth and the age of its oldest queued message,
+        from one ``read()`` per collection (the first gauge reads, the second takes that reading)."""
+        kept: list[tuple[int, float | None] | None] = []
 
         def reading() -> tuple[int, float | None] | None:
+            if kept:
+                return kept.pop()
             try:
-                return read()
+                got = read()
             except Exception:
                 logger.exception("the outbox statistics could not be read for the metrics")
-                return None
+                got = None
+            kept.append(got)
+            return got
 
         def depth(options: CallbackOptions) -> Iterable[Observation]:
             got = reading()
