@@ -179,7 +179,8 @@ class SendScope(_Scope):
         if exc is not None:
             inst.failed.add(1, {**self.metric, "error.type": type(exc).__name__})
         self.span.set_attribute("acumbamail_smtp.retries", self.retries)
-        inst.duration.record(perf_counter() - self._start, {**self.metric, "acumbamail_smtp.status": self.status})
+        inst.duration.record(perf_counter() - self._start,
+                             {**self.metric, "acumbamail_smtp.status": self.status})
         super().__exit__(exc_type, exc, tb)
 
     def finish(self, result: SendResult) -> None:
@@ -188,7 +189,8 @@ class SendScope(_Scope):
         span, inst = self.span, self.instruments
         span.set_attributes({
             "acumbamail_smtp.status": result.status, "acumbamail_smtp.accepted": len(result.accepted),
-            "acumbamail_smtp.refused": len(result.refused), "acumbamail_smtp.suppressed": len(result.suppressed),
+            "acumbamail_smtp.refused": len(result.refused),
+            "acumbamail_smtp.suppressed": len(result.suppressed),
         })
         if result.reply is not None:
             span.set_attribute("smtp.reply.code", result.reply.code)
@@ -274,7 +276,8 @@ class DrainScope(_Scope):
 
     def done(self, sent: int, failed: int = 0) -> None:
         """How the batch went: messages sent and failed."""
-        self.span.set_attributes({"acumbamail_smtp.outbox.sent": sent, "acumbamail_smtp.outbox.failed": failed})
+        self.span.set_attributes({"acumbamail_smtp.outbox.sent": sent,
+                                  "acumbamail_smtp.outbox.failed": failed})
 
 
 def traceparent() -> str | None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
 from acumbamail_smtp import RelayConfig, SQLiteEventStore
 from acumbamail_smtp.integrations.fastapi import acumbamail_lifespan, health_router
 from acumbamail_smtp.testserver import FakeRelay
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from .conftest import PASSWORD
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask
-
 from acumbamail_smtp.integrations.flask import acumbamail_health_blueprint
 from acumbamail_smtp.testserver import FakeRelay
+from flask import Flask
 
 from .conftest import PASSWORD
 

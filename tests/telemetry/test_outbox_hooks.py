@@ -4,8 +4,7 @@ trace parent stored with a queued message and attached by the worker that sends 
 from __future__ import annotations
 
 import pytest
-from acumbamail_smtp import Mailer, Message
-from acumbamail_smtp import telemetry
+from acumbamail_smtp import Mailer, Message, telemetry
 from acumbamail_smtp.testserver import FakeRelay
 
 from .conftest import Otel

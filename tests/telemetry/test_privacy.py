@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acumbamail_smtp import AuthenticationError, Mailer, Message, RecipientsRefused, SQLiteEventStore
-from acumbamail_smtp import WebhookReceiver, WebhookVerifier
+from acumbamail_smtp import (
+    AuthenticationError,
+    Mailer,
+    Message,
+    RecipientsRefused,
+    SQLiteEventStore,
+    WebhookReceiver,
+    WebhookVerifier,
+)
 from acumbamail_smtp.telemetry import hooks
 from acumbamail_smtp.testserver import FakeRelay
 

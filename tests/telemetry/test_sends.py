@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from acumbamail_smtp import AsyncMailer, ConnectionFailed, Mailer, Message, RecipientsRefused, SQLiteEventStore
+from acumbamail_smtp import (
+    AsyncMailer,
+    ConnectionFailed,
+    Mailer,
+    Message,
+    RecipientsRefused,
+    SQLiteEventStore,
+)
 from acumbamail_smtp.testserver import FakeRelay
 from opentelemetry.trace import StatusCode
 
