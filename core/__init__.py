@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from .errors import WebhookTooLarge as WebhookTooLarge
     from .events import Event as Event
     from .events import EventType as EventType
-    from .health import Health as Health
-    from .health import health as health
+    from .healthcheck import Health as Health
+    from .healthcheck import health as health
     from .message import CATEGORY_HEADER as CATEGORY_HEADER
     from .message import Attachment as Attachment
     from .message import Message as Message
@@ -80,7 +80,7 @@ _PUBLIC = {
              "InvalidMessage", "PermanentError", "RecipientsRefused", "SendError", "TemplateError",
              "TransientError", "WebhookAuthError", "WebhookError", "WebhookPayloadError", "WebhookTooLarge"),
     **_homes(".events", "Event", "EventType"),
-    **_homes(".health", "Health", "health"),
+    **_homes(".healthcheck", "Health", "health"),
     **_homes(".message", "Attachment", "Message"),
     **_homes(".result", "Reply", "SendResult"),
     **_homes(".smtp", "AsyncMailer", "CheckReport", "Mailer", "check_relay"),

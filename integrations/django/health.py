@@ -4,7 +4,7 @@ settings and event store, as JSON (200 healthy, 503 failing). ``?relay=0`` skips
 
 from __future__ import annotations
 
-from acumbamail_smtp.health import health
+from acumbamail_smtp.healthcheck import health
 from django.http import HttpRequest, JsonResponse
 
 from . import conf

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from acumbamail_smtp.health import health
+from acumbamail_smtp.healthcheck import health
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 

@@ -4,7 +4,7 @@ and store (200 or 503); ``?relay=0`` skips the relay check (which connects and a
 
 from __future__ import annotations
 
-from acumbamail_smtp.health import health
+from acumbamail_smtp.healthcheck import health
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from .extension import EXTENSION_KEY, _State
