@@ -23,7 +23,7 @@ REPORTS = ROOT / "artifacts" / "junit"
 #: Test folders of the core, the test server and the README examples, run on every supported Python.
 CORE_TESTS = [
     "tests/boundaries", "tests/core", "tests/testserver", "tests/webhooks", "tests/templates",
-    "tests/reports", "tests/perf", "tests/readme",
+    "tests/reports", "tests/perf", "tests/readme", "tests/telemetry",
 ]
 
 
@@ -39,14 +39,16 @@ def tests(session: nox.Session) -> None:
 
     The frameworks are installed too: the report views are tested beside the reports.
     """
-    session.install(".[dev,sqlalchemy,django,flask,fastapi]", "pytest-django>=4.8")
+    session.install(".[dev,sqlalchemy,django,flask,fastapi,otel]", "pytest-django>=4.8",
+                    "opentelemetry-sdk>=1.20")
     _pytest(session, "-m", "not browser and not postgres", *CORE_TESTS)
 
 
 @nox.session(python="3.11")
 def browser(session: nox.Session) -> None:
     """Pages rendered in headless Chromium: starter templates, the fake relay's UI, the HTML report."""
-    session.install(".[dev,sqlalchemy,django,flask,fastapi]", "pytest-django>=4.8", "uvicorn>=0.29")
+    session.install(".[dev,sqlalchemy,django,flask,fastapi,otel]", "pytest-django>=4.8", "uvicorn>=0.29",
+                    "opentelemetry-sdk>=1.20")
     _pytest(session, "-m", "browser", *CORE_TESTS)
 
 
@@ -73,7 +75,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
     """mypy, strict on the core (the installed package, so the folder mapping is what users get)."""
-    session.install(".[dev,django,flask,fastapi,sqlalchemy]", "mypy>=1.10", "django-stubs>=5.0")
+    session.install(".[dev,django,flask,fastapi,sqlalchemy,otel]", "mypy>=1.10", "django-stubs>=5.0")
     session.run("mypy", "-p", "acumbamail_smtp")
 
 
@@ -122,9 +124,11 @@ def fastapi(session: nox.Session, fastapi: str) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Throughput against the peers on loopback (not a test; prints a table and writes JSON)."""
-    session.install(".[dev,templates,django,flask,fastapi]", "flask-mail", "uvicorn")
+    session.install(".[dev,templates,django,flask,fastapi,otel]", "flask-mail", "uvicorn",
+                    "opentelemetry-sdk>=1.20")
     _postfix_tools(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/telemetry_bench.py")
 
 
 def _postfix_tools(session: nox.Session) -> None:

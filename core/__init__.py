@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .errors import WebhookTooLarge as WebhookTooLarge
     from .events import Event as Event
     from .events import EventType as EventType
+    from .healthcheck import Health as Health
+    from .healthcheck import health as health
     from .message import CATEGORY_HEADER as CATEGORY_HEADER
     from .message import Attachment as Attachment
     from .message import Message as Message
@@ -73,6 +75,7 @@ _PUBLIC = {
              "InvalidMessage", "PermanentError", "RecipientsRefused", "SendError", "TemplateError",
              "TransientError", "WebhookAuthError", "WebhookError", "WebhookPayloadError", "WebhookTooLarge"),
     **homes(".events", "Event", "EventType"),
+    **homes(".healthcheck", "Health", "health"),
     **homes(".message", "Attachment", "Message"),
     **homes(".result", "Reply", "SendResult"),
     **homes(".smtp", "AsyncMailer", "CheckReport", "Mailer", "check_relay"),

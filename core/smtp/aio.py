@@ -21,6 +21,7 @@ from .. import errors
 from ..config import RelayConfig
 from ..message import Message, PreparedMessage, prepare
 from ..result import Reply, SendResult
+from ..telemetry import hooks as telemetry
 from . import aio_protocol, auth, policy, protocol, reading
 from .policy import AsyncConnection, MailerPolicy, smtp_logger
 from .replies import CLOSING_CODES, error_for_reply
@@ -307,12 +308,13 @@ class AsyncMailer(MailerPolicy):
     # -- internals --------------------------------------------------------------------------
     async def _send_prepared(self, prepared: PreparedMessage,
                              batch_failures: list[BaseException] | None = None) -> SendResult:
-        """Suppression, then the tries (not started once ``batch_failures`` has one)."""
-        if self.store is not None and prepared.recipients:
-            prepared = self._without(prepared, await asyncio.to_thread(self.store.suppressed,
-                                                                       list(prepared.recipients)))
-        result = self._nobody_left(prepared) or await self._with_retries(prepared, batch_failures)
-        return self._finish(prepared, result)
+        """Suppression, then the tries (one span; not started once ``batch_failures`` has one)."""
+        with telemetry.send_span(prepared):
+            if self.store is not None and prepared.recipients:
+                prepared = self._without(prepared, await asyncio.to_thread(self.store.suppressed,
+                                                                           list(prepared.recipients)))
+            result = self._nobody_left(prepared) or await self._with_retries(prepared, batch_failures)
+            return self._finish(prepared, result)
 
     async def _with_retries(self, prepared: PreparedMessage,
                             batch_failures: list[BaseException] | None) -> SendResult:

@@ -25,6 +25,7 @@ from ..config import RelayConfig
 from ..errors import AcumbamailError, ConfigError, ConnectionFailed, PermanentError, SendError, TransientError
 from ..message.model import PreparedMessage
 from ..result import Reply, SendResult
+from ..telemetry import hooks as telemetry
 from .replies import CLOSING_CODES
 
 if TYPE_CHECKING:
@@ -227,8 +228,9 @@ def trace(label: str, value: object) -> None:
 
 
 def tracer() -> Trace | None:
-    """:func:`trace` when DEBUG logging of the conversation is on, else None (no cost)."""
-    return trace if smtp_logger.isEnabledFor(logging.DEBUG) else None
+    """:func:`trace` when DEBUG logging of the conversation is on, else None (no cost); with
+    OpenTelemetry on, also each write and reply as an event on the send's span."""
+    return telemetry.exchange_trace(trace if smtp_logger.isEnabledFor(logging.DEBUG) else None)
 
 
 def refused_text(result: SendResult) -> str:
@@ -301,6 +303,7 @@ class MailerPolicy:
         """Put ``result`` on the message (``message.send_result``) and log it."""
         if prepared.source is not None:
             prepared.source.send_result = result
+        telemetry.finished(result)
         logger.debug("message %s: %s (queue id %s)", result.message_id, result.status, result.queue_id)
         return result
 
@@ -310,7 +313,8 @@ class MailerPolicy:
         return limit is not None and self._carried.get(id(conn), 0) >= limit
 
     def _opened(self, conn: object) -> None:
-        """Start counting the messages of a freshly opened ``conn``."""
+        """Start counting the messages of a freshly opened ``conn`` (and count the connection)."""
+        telemetry.opened(self.config)
         if self.max_per_connection is not None:
             self._carried[id(conn)] = 0
 
@@ -329,6 +333,7 @@ class MailerPolicy:
         wait before the next try."""
         delay = retry_delay(self.config, attempt, prepared.message_id, outcome)
         if delay is not None:
+            telemetry.retried(attempt, delay, outcome)
             return delay
         if isinstance(outcome, SendResult):
             return outcome

@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..message import Message, PreparedMessage, prepare
 from ..result import SendResult
+from ..telemetry import hooks as telemetry
 from . import protocol
 from .client import _SMTP, _SMTP_SSL, login
 from .policy import (
@@ -302,11 +303,12 @@ class Mailer(MailerPolicy):
             self._record_now(pending)
 
     def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
-        """Suppression, then the tries; the result is put on the message, not yet recorded."""
-        if self.store is not None and prepared.recipients:
-            prepared = self._without(prepared, self.store.suppressed(prepared.recipients))
-        result = self._nobody_left(prepared) or self._with_retries(prepared)
-        return self._finish(prepared, result)
+        """Suppression, then the tries (one span); the result is put on the message, not yet recorded."""
+        with telemetry.send_span(prepared):
+            if self.store is not None and prepared.recipients:
+                prepared = self._without(prepared, self.store.suppressed(prepared.recipients))
+            result = self._nobody_left(prepared) or self._with_retries(prepared)
+            return self._finish(prepared, result)
 
     def _with_retries(self, prepared: PreparedMessage) -> SendResult:
         with self._lock:

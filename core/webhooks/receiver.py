@@ -13,6 +13,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,7 @@ from ..errors import ConfigError, WebhookAuthError, WebhookError, WebhookPayload
 from ..events import Event, EventType
 from ..store.sqlite import EventStore
 from ..store.suppression import SuppressionPolicy, apply_suppression
+from ..telemetry import hooks as telemetry
 from .parse import parse_events
 from .verify import BASIC_REALM, WebhookVerifier
 
@@ -53,6 +55,12 @@ def _unavailable(problem: str, events: list[Event] | None = None) -> WebhookResp
     """503 with ``Retry-After``: the sender retries the whole post later."""
     return WebhookResponse(503, {"status": "error", "error": problem}, events=events or [],
                            headers={"Retry-After": "60"})
+
+
+def _answered(span: Any, response: WebhookResponse) -> WebhookResponse:
+    """``response``, its status and new events recorded on the post's ``span``."""
+    span.answered(response.status, response.events)
+    return response
 
 
 #: The events that suppress their recipient at once.
@@ -123,36 +131,43 @@ class WebhookReceiver:
 
     def handle(self, body: bytes, *, content_type: str = "", headers: Mapping[str, str] | None = None,
                query: Mapping[str, str] | None = None, path_token: str | None = None) -> WebhookResponse:
-        """Verify, parse and store one webhook post; never raises for a bad request."""
-        accepted = self._accept(body, content_type, headers, query, path_token)
-        if isinstance(accepted, WebhookResponse):
-            return accepted
-        response = self._persist(accepted)
-        for event in response.events:
-            self._call(event, in_loop=False)
-        return response
+        """Verify, parse and store one webhook post (one span); never raises for a bad request."""
+        with telemetry.webhook_span() as span:
+            accepted = self._accept(body, content_type, headers, query, path_token, span)
+            if isinstance(accepted, WebhookResponse):
+                return _answered(span, accepted)
+            started = time.perf_counter()
+            response = self._persist(accepted)
+            span.stored(time.perf_counter() - started)
+            for event in response.events:
+                self._call(event, in_loop=False)
+            return _answered(span, response)
 
     async def ahandle(self, body: bytes, *, content_type: str = "",
                       headers: Mapping[str, str] | None = None, query: Mapping[str, str] | None = None,
                       path_token: str | None = None) -> WebhookResponse:
         """:meth:`handle` for asyncio: the store work runs in a thread, so the event loop never
         waits on the database; ``on_event`` runs in the loop and may be a coroutine function."""
-        accepted = self._accept(body, content_type, headers, query, path_token)
-        if isinstance(accepted, WebhookResponse):
-            return accepted
-        response = await asyncio.to_thread(self._persist, accepted)
-        for event in response.events:
-            outcome = self._call(event, in_loop=True)
-            if inspect.isawaitable(outcome):
-                try:
-                    await outcome
-                except Exception:
-                    logger.exception("webhook on_event handler failed for event %s", event.event_id)
-        return response
+        with telemetry.webhook_span() as span:
+            accepted = self._accept(body, content_type, headers, query, path_token, span)
+            if isinstance(accepted, WebhookResponse):
+                return _answered(span, accepted)
+            started = time.perf_counter()
+            response = await asyncio.to_thread(self._persist, accepted)
+            span.stored(time.perf_counter() - started)
+            for event in response.events:
+                outcome = self._call(event, in_loop=True)
+                if inspect.isawaitable(outcome):
+                    try:
+                        await outcome
+                    except Exception:
+                        logger.exception("webhook on_event handler failed for event %s", event.event_id)
+            return _answered(span, response)
 
     def _accept(self, body: bytes, content_type: str, headers: Mapping[str, str] | None,
-                query: Mapping[str, str] | None, path_token: str | None) -> list[Event] | WebhookResponse:
-        """Size, verification and parsing: the events, or the error response."""
+                query: Mapping[str, str] | None, path_token: str | None,
+                span: Any = None) -> list[Event] | WebhookResponse:
+        """Size, verification and parsing: the events (counted on ``span``), or the error response."""
         data = bytes(body)  # also takes a bytearray or memoryview
         if len(data) > self.max_body:
             logger.warning("webhook rejected: %d bytes, limit %d", len(data), self.max_body)
@@ -165,13 +180,16 @@ class WebhookReceiver:
                 if exc.status == 401 and "basic" in self.verifier.methods else {}
             return _error(exc, extra)
         try:
-            return parse_events(data, content_type)
+            events = parse_events(data, content_type)
         except WebhookPayloadError as exc:
             logger.warning("webhook rejected (400): %s", exc)
             return _error(exc)
         except Exception:  # a body the parser does not foresee is still the sender's fault: never a 500
             logger.exception("webhook rejected (400): the body could not be read")
             return _error(WebhookPayloadError("the body could not be read"))
+        if span is not None:
+            span.parsed(events)
+        return events
 
     def _persist(self, events: list[Event]) -> WebhookResponse:
         """Apply the new hard bounces and complaints, store the events (one transaction), then

@@ -19,6 +19,7 @@ from acumbamail_smtp.lazy import lazy_exports
 
 from .background import send_in_background
 from .dependencies import MailerDep, StoreDep, acumbamail_lifespan, get_event_store, get_mailer
+from .health import health_router
 from .mailer import FastAPIMailer, close_shared_mailers, shared_mailer
 from .reports import reports_router
 from .settings import AcumbamailSettings
@@ -50,6 +51,7 @@ __all__ = [
     "from_fastapi_mail",
     "get_event_store",
     "get_mailer",
+    "health_router",
     "message_from_schema",
     "record_messages",
     "reports_router",

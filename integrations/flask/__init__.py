@@ -12,6 +12,7 @@ working.
 """
 
 from .extension import Acumbamail, AppContextError, Connection
+from .health import acumbamail_health_blueprint
 from .message import Attachment, BadHeaderError, Message
 from .reports import acumbamail_reports_blueprint
 from .signals import email_dispatched, message_sent, signals, tracking_event
@@ -23,6 +24,7 @@ __all__ = [
     "BadHeaderError",
     "Connection",
     "Message",
+    "acumbamail_health_blueprint",
     "acumbamail_reports_blueprint",
     "email_dispatched",
     "message_sent",

@@ -1,0 +1,301 @@
+"""The OpenTelemetry side of the hooks: imported only when ``opentelemetry-api`` is installed.
+
+One :class:`Instruments` holds the tracer, the meter and every instrument; the scopes below open
+and end the spans. No attribute holds an address, a Message-ID or an exception's text unless
+``record_addresses`` is on (those texts name recipients and usernames).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar, Token
+from time import perf_counter
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+if TYPE_CHECKING:
+    from ..config import RelayConfig
+    from ..events import Event
+    from ..message.model import PreparedMessage
+    from ..result import Reply, SendResult
+
+logger = logging.getLogger("acumbamail_smtp.telemetry")
+
+SCOPE = "acumbamail_smtp"
+VERSION = "0.1.0"
+CATEGORY = "acumbamail_smtp.category"
+_W3C = TraceContextTextMapPropagator()
+
+#: The send scope of the running send (this task or thread), for the policy's hooks.
+CURRENT: ContextVar[SendScope | None] = ContextVar("acumbamail_smtp_send_scope", default=None)
+
+Attributes = dict[str, Any]
+OutboxReading = Callable[[], "tuple[int, float | None]"]
+
+
+class Instruments:
+    """The tracer, the meter and the instruments, from the given providers (else the global ones)."""
+
+    def __init__(self, tracer_provider: trace.TracerProvider | None,
+                 meter_provider: metrics.MeterProvider | None, *, record_addresses: bool) -> None:
+        self.record_addresses = record_addresses
+        self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider=tracer_provider)
+        self.meter = meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
+        self.sent = meter.create_counter("acumbamail_smtp.messages.sent", "{message}",
+                                         "Messages the relay accepted for at least one recipient")
+        self.refused = meter.create_counter("acumbamail_smtp.messages.refused", "{message}",
+                                            "Messages no recipient accepted (refused or all suppressed)")
+        self.suppressed = meter.create_counter("acumbamail_smtp.messages.suppressed", "{message}",
+                                               "Messages with at least one suppressed recipient")
+        self.failed = meter.create_counter("acumbamail_smtp.messages.failed", "{message}",
+                                           "Sends that raised (after every retry), by error type")
+        self.duration = meter.create_histogram("acumbamail_smtp.send.duration", "s",
+                                               "Time of one send, retries included")
+        self.connections = meter.create_counter("acumbamail_smtp.connections.opened", "{connection}",
+                                                "Connections opened to the relay")
+        self.retries = meter.create_counter("acumbamail_smtp.send.retries", "{retry}",
+                                            "Tries repeated after a transient fault")
+        self.webhook_events = meter.create_counter("acumbamail_smtp.webhook.events", "{event}",
+                                                   "New webhook events stored, by type")
+        self.webhook_refusals = meter.create_counter("acumbamail_smtp.webhook.refusals", "{request}",
+                                                     "Webhook posts answered with an error, by reason")
+
+    def category(self, category: str | None) -> Attributes:
+        """The metric attributes of a message of ``category``."""
+        return {CATEGORY: category} if category else {}
+
+    def opened(self, config: RelayConfig) -> None:
+        """Count a new connection; on the running send's span, the connect/TLS/AUTH events."""
+        self.connections.add(1, {"acumbamail_smtp.security": config.security})
+        scope = CURRENT.get()
+        if scope is None:
+            return
+        scope.span.add_event("smtp.connect", {"acumbamail_smtp.security": config.security})
+        if config.encrypted:
+            scope.span.add_event("smtp.tls")
+        if config.username and config.password:
+            scope.span.add_event("smtp.auth")
+
+    def observe_outbox(self, read: OutboxReading) -> None:
+        """Observable gauges of the outbox: its depth and the age of its oldest queued message,
+        from one ``read()`` per collection (the first gauge reads, the second takes that reading)."""
+        kept: list[tuple[int, float | None] | None] = []
+
+        def reading() -> tuple[int, float | None] | None:
+            if kept:
+                return kept.pop()
+            try:
+                got = read()
+            except Exception:
+                logger.exception("the outbox statistics could not be read for the metrics")
+                got = None
+            kept.append(got)
+            return got
+
+        def depth(options: CallbackOptions) -> Iterable[Observation]:
+            got = reading()
+            return [] if got is None else [Observation(got[0])]
+
+        def oldest(options: CallbackOptions) -> Iterable[Observation]:
+            got = reading()
+            return [] if got is None or got[1] is None else [Observation(got[1])]
+
+        self.meter.create_observable_gauge("acumbamail_smtp.outbox.depth", [depth], "{message}",
+                                           "Messages queued in the outbox")
+        self.meter.create_observable_gauge("acumbamail_smtp.outbox.oldest_age", [oldest], "s",
+                                           "Age of the oldest queued message")
+
+
+class _Scope:
+    """A span made current for a ``with`` block; the exception that ends it marks it failed."""
+
+    name = ""
+    kind = SpanKind.INTERNAL
+
+    def __init__(self, instruments: Instruments, attributes: Attributes) -> None:
+        self.instruments = instruments
+        self.span = instruments.tracer.start_span(self.name, kind=self.kind, attributes=attributes)
+        self._token: object = None
+
+    def __enter__(self) -> Any:
+        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        return self
+
+    def _failed(self, exc: BaseException) -> None:
+        """Mark the span failed: the error's type always, its text only with ``record_addresses``."""
+        attributes: Attributes = {"exception.type": type(exc).__name__}
+        if self.instruments.record_addresses:
+            attributes["exception.message"] = str(exc)
+        self.span.add_event("exception", attributes)
+        self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        otel_context.detach(self._token)  # type: ignore[arg-type]
+        if exc is not None:
+            self._failed(exc)
+        self.span.end()
+
+
+class SendScope(_Scope):
+    """The span of one send: counts of the result, the relay's reply, the retries."""
+
+    name = "acumbamail_smtp.send"
+    kind = SpanKind.CLIENT
+
+    def __init__(self, instruments: Instruments, prepared: PreparedMessage) -> None:
+        attributes: Attributes = {"acumbamail_smtp.recipients": len(prepared.recipients)}
+        if prepared.category:
+            attributes[CATEGORY] = prepared.category
+        if instruments.record_addresses:
+            attributes["acumbamail_smtp.message_id"] = prepared.message_id
+            attributes["acumbamail_smtp.sender"] = prepared.envelope_from
+            attributes["acumbamail_smtp.recipient_addresses"] = list(prepared.recipients)
+        super().__init__(instruments, attributes)
+        self.metric = instruments.category(prepared.category)
+        self.retries = 0
+        self.status = "failed"
+        self._start = perf_counter()
+        self._current: Token[SendScope | None] | None = None
+
+    def __enter__(self) -> SendScope:
+        super().__enter__()
+        self._current = CURRENT.set(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._current is not None:
+            CURRENT.reset(self._current)
+        inst = self.instruments
+        if exc is not None:
+            inst.failed.add(1, {**self.metric, "error.type": type(exc).__name__})
+        self.span.set_attribute("acumbamail_smtp.retries", self.retries)
+        inst.duration.record(perf_counter() - self._start,
+                             {**self.metric, "acumbamail_smtp.status": self.status})
+        super().__exit__(exc_type, exc, tb)
+
+    def finish(self, result: SendResult) -> None:
+        """Put the result's counts, reply code and queue id on the span; count the message."""
+        self.status = result.status
+        span, inst = self.span, self.instruments
+        span.set_attributes({
+            "acumbamail_smtp.status": result.status, "acumbamail_smtp.accepted": len(result.accepted),
+            "acumbamail_smtp.refused": len(result.refused),
+            "acumbamail_smtp.suppressed": len(result.suppressed),
+        })
+        if result.reply is not None:
+            span.set_attribute("smtp.reply.code", result.reply.code)
+        if result.queue_id:
+            span.set_attribute("acumbamail_smtp.queue_id", result.queue_id)
+        if result.status == "refused":
+            inst.refused.add(1, self.metric)
+        else:
+            inst.sent.add(1, self.metric)
+        if result.suppressed:
+            inst.suppressed.add(1, self.metric)
+
+    def retried(self, attempt: int, delay: float, reason: str) -> None:
+        """One more try is coming: an event on the span and the retries counter."""
+        self.retries += 1
+        self.span.add_event("retry", {"acumbamail_smtp.attempt": attempt, "acumbamail_smtp.delay": delay,
+                                      "acumbamail_smtp.reason": reason})
+        self.instruments.retries.add(1, self.metric)
+
+    def exchange(self, label: str, value: object) -> None:
+        """One write or reply of the SMTP exchange as a span event (kind and size, never the data)."""
+        if label == "reply:":
+            reply: Reply = value  # type: ignore[assignment]
+            self.span.add_event("smtp.reply", {"smtp.reply.code": reply.code})
+            return
+        attributes: Attributes = {}
+        name = "smtp.body"
+        if isinstance(value, bytes):
+            attributes["smtp.bytes"] = len(value)
+            if value.startswith(b"MAIL"):
+                name = "smtp.envelope"
+                attributes["smtp.commands"] = value.count(b"\r\n")
+            elif value.startswith(b"RCPT"):
+                name = "smtp.rcpt"
+            elif value == b"DATA\r\n":
+                name = "smtp.data"
+        self.span.add_event(name, attributes)
+
+
+class WebhookScope(_Scope):
+    """The span of one webhook post: event counts by type, store time, the answer's status."""
+
+    name = "acumbamail_smtp.webhook"
+    kind = SpanKind.SERVER
+
+    def __init__(self, instruments: Instruments) -> None:
+        super().__init__(instruments, {})
+
+    def parsed(self, events: Sequence[Event]) -> None:
+        """The posted events, counted by type on the span."""
+        self.span.set_attribute("acumbamail_smtp.webhook.received", len(events))
+        for kind, count in Counter(event.type.value for event in events).items():
+            self.span.set_attribute(f"acumbamail_smtp.webhook.received.{kind}", count)
+
+    def stored(self, seconds: float) -> None:
+        """How long the store took (suppression and the one transaction)."""
+        self.span.set_attribute("acumbamail_smtp.webhook.store_time", seconds)
+
+    def answered(self, status: int, new: Sequence[Event]) -> None:
+        """The answer: its status on the span; the new events or the refusal counted."""
+        self.span.set_attribute("http.response.status_code", status)
+        inst = self.instruments
+        if status >= 400:
+            inst.webhook_refusals.add(1, {"acumbamail_smtp.reason": REFUSALS.get(status, str(status))})
+            if status >= 500:
+                self.span.set_status(Status(StatusCode.ERROR, REFUSALS.get(status, str(status))))
+        for kind, count in Counter(event.type.value for event in new).items():
+            inst.webhook_events.add(count, {"acumbamail_smtp.event.type": kind})
+
+
+#: The reason a webhook answer's status stands for (the refusals counter's attribute).
+REFUSALS = {400: "bad_payload", 401: "unauthorized", 403: "forbidden", 413: "too_large",
+            503: "store_unavailable"}
+
+
+class DrainScope(_Scope):
+    """The span of one outbox drain batch."""
+
+    name = "acumbamail_smtp.outbox.drain"
+
+    def __init__(self, instruments: Instruments, batch_size: int) -> None:
+        super().__init__(instruments, {"acumbamail_smtp.outbox.batch_size": batch_size})
+
+    def done(self, sent: int, failed: int = 0) -> None:
+        """How the batch went: messages sent and failed."""
+        self.span.set_attributes({"acumbamail_smtp.outbox.sent": sent,
+                                  "acumbamail_smtp.outbox.failed": failed})
+
+
+def traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span, or None when there is no valid one."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get("traceparent")
+
+
+class Attached:
+    """Makes the context of a stored ``traceparent`` current for a ``with`` block."""
+
+    def __init__(self, parent: str) -> None:
+        self.context = _W3C.extract({"traceparent": parent})
+        self._token: object = None
+
+    def __enter__(self) -> None:
+        self._token = otel_context.attach(self.context)
+
+    def __exit__(self, *exc: object) -> None:
+        otel_context.detach(self._token)  # type: ignore[arg-type]

@@ -1,0 +1,93 @@
+"""Send spans and metrics over real SMTP against the fake relay, for both mailers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from acumbamail_smtp import (
+    AsyncMailer,
+    ConnectionFailed,
+    Mailer,
+    Message,
+    RecipientsRefused,
+    SQLiteEventStore,
+)
+from acumbamail_smtp.testserver import FakeRelay
+from opentelemetry.trace import StatusCode
+
+from .conftest import Otel
+
+
+def msg(n: int = 1, to: str | list[str] = "user@example.org", category: str | None = "SIGNUP") -> Message:
+    return Message(subject=f"hello {n}", text="body", from_email="app@example.com", to=to, category=category)
+
+
+def test_one_send_is_one_span_with_the_exchange_as_events(otel: Otel, relay: FakeRelay) -> None:
+    result = Mailer(relay.client_config()).send(msg(to=["a@example.org", "b@example.org"]))
+    (span,) = otel.spans("acumbamail_smtp.send")
+    attrs = span.attributes or {}
+    assert attrs["acumbamail_smtp.category"] == "SIGNUP"
+    assert attrs["acumbamail_smtp.recipients"] == 2
+    assert attrs["acumbamail_smtp.accepted"] == 2
+    assert attrs["acumbamail_smtp.refused"] == 0
+    assert attrs["smtp.reply.code"] == 250
+    assert attrs["acumbamail_smtp.queue_id"] == result.queue_id
+    assert attrs["acumbamail_smtp.retries"] == 0
+    names = [e.name for e in span.events]
+    assert names[:3] == ["smtp.connect", "smtp.tls", "smtp.auth"]
+    assert "smtp.envelope" in names and "smtp.body" in names
+    assert [e.attributes["smtp.reply.code"] for e in span.events if e.name == "smtp.reply"] == [250, 250, 250, 354, 250]
+    assert otel.total("acumbamail_smtp.messages.sent", **{"acumbamail_smtp.category": "SIGNUP"}) == 1
+    assert otel.total("acumbamail_smtp.connections.opened") == 1
+    (duration,) = otel.points()["acumbamail_smtp.send.duration"]
+    assert duration.count == 1 and duration.sum > 0
+
+
+def test_refused_and_suppressed_are_counted(otel: Otel, relay: FakeRelay, tmp_path: Path) -> None:
+    store = SQLiteEventStore(tmp_path / "events.sqlite3")
+    store.suppress("gone@example.org", reason="hard_bounce")
+    relay.hard_bounce("bad@example.org")
+    mailer = Mailer(relay.client_config(), store=store)
+    mailer.send(msg(to=["ok@example.org", "gone@example.org"]))
+    with pytest.raises(RecipientsRefused):
+        mailer.send(msg(2, to="bad@example.org"))
+    first, second = otel.spans("acumbamail_smtp.send")
+    assert (first.attributes or {})["acumbamail_smtp.suppressed"] == 1
+    assert (second.attributes or {})["acumbamail_smtp.refused"] == 1
+    assert otel.total("acumbamail_smtp.messages.sent") == 1
+    assert otel.total("acumbamail_smtp.messages.refused") == 1
+    assert otel.total("acumbamail_smtp.messages.suppressed") == 1
+
+
+def test_a_retry_is_an_event_and_counted(otel: Otel, relay: FakeRelay) -> None:
+    relay.fail_next_data(451, "4.3.0 try later", times=1)
+    Mailer(relay.client_config()).send(msg())
+    (span,) = otel.spans("acumbamail_smtp.send")
+    assert (span.attributes or {})["acumbamail_smtp.retries"] == 1
+    (retry,) = [e for e in span.events if e.name == "retry"]
+    assert retry.attributes["acumbamail_smtp.reason"] == "TransientError"
+    assert otel.total("acumbamail_smtp.send.retries") == 1
+
+
+def test_a_failed_send_marks_the_span_and_counts_the_error(otel: Otel, relay: FakeRelay) -> None:
+    config = relay.client_config(max_tries=1)
+    relay.stop()
+    with pytest.raises(ConnectionFailed):
+        Mailer(config).send(msg())
+    (span,) = otel.spans("acumbamail_smtp.send")
+    assert span.status.status_code is StatusCode.ERROR
+    assert otel.total("acumbamail_smtp.messages.failed", **{"error.type": "ConnectionFailed"}) == 1
+
+
+async def test_async_sends_are_children_of_the_callers_span(otel: Otel, relay: FakeRelay) -> None:
+    tracer = otel.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("request") as parent:
+        async with AsyncMailer(relay.client_config(), pool_size=2) as mailer:
+            await mailer.send_many([msg(n) for n in range(3)])
+    sends = otel.spans("acumbamail_smtp.send")
+    assert len(sends) == 3
+    assert {s.parent.span_id for s in sends if s.parent} == {parent.get_span_context().span_id}
+    assert all((s.attributes or {})["smtp.reply.code"] == 250 for s in sends)
+    assert otel.total("acumbamail_smtp.messages.sent") == 3
+    assert otel.total("acumbamail_smtp.connections.opened") == 2
