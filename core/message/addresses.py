@@ -16,6 +16,10 @@ _FORBIDDEN = frozenset("\r\n\x00")
 _CONTROL = frozenset(chr(c) for c in (*range(32), 127))
 #: A bare address with nothing that could start a second one (no space, brackets, comma...).
 _PLAIN = re.compile(r"[^\s<>()\[\]\",;:\\@]+@[^\s<>()\[\]\",;:\\@]+")
+#: ``Display Name <bare address>`` with a name of plain words (letters, digits, ``_``, ``'``, ``-``):
+#: one mailbox for certain, so the slow double parse below is skipped for the common case.
+_ATOM = r"[^\s<>()\[\]\",;:\\@.]+"
+_NAMED = re.compile(rf"[\w'-]+(?: [\w'-]+)* <{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*>")
 _HEADERS = HeaderRegistry()
 
 
@@ -69,7 +73,8 @@ def parse_address(value: str, field: str = "address") -> ParsedAddress:
         raise ValueError(f"{field}: address {value!r} contains a control character")
     if value.count("@") == 0:
         raise ValueError(f"{field}: {value!r} is not an e-mail address")
-    if not _PLAIN.fullmatch(value.strip()) and not _is_one_address(value):
+    plain = value.strip()
+    if not (_PLAIN.fullmatch(plain) or _NAMED.fullmatch(plain)) and not _is_one_address(value):
         raise ValueError(f"{field}: {value!r} is not exactly one address (several addresses "
                          "go in a list, one per item)")
     name, addr = parseaddr(value)

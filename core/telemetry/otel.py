@@ -165,6 +165,8 @@ class SendScope(_Scope):
         self.status = "failed"
         self._start = perf_counter()
         self._current: Token[SendScope | None] | None = None
+        #: The relay's reply codes in order, put on the span as ``smtp.reply.codes`` when it ends.
+        self.codes: list[int] = []
 
     def __enter__(self) -> SendScope:
         super().__enter__()
@@ -179,6 +181,8 @@ class SendScope(_Scope):
         if exc is not None:
             inst.failed.add(1, {**self.metric, "error.type": type(exc).__name__})
         self.span.set_attribute("acumbamail_smtp.retries", self.retries)
+        if self.codes:
+            self.span.set_attribute("smtp.reply.codes", self.codes)
         inst.duration.record(perf_counter() - self._start,
                              {**self.metric, "acumbamail_smtp.status": self.status})
         super().__exit__(exc_type, exc, tb)
@@ -211,10 +215,11 @@ class SendScope(_Scope):
         self.instruments.retries.add(1, self.metric)
 
     def exchange(self, label: str, value: object) -> None:
-        """One write or reply of the SMTP exchange as a span event (kind and size, never the data)."""
+        """One write of the SMTP exchange as a span event (kind and size, never the data); a reply's
+        code is kept for the span's ``smtp.reply.codes``."""
         if label == "reply:":
             reply: Reply = value  # type: ignore[assignment]
-            self.span.add_event("smtp.reply", {"smtp.reply.code": reply.code})
+            self.codes.append(reply.code)  # one attribute at the end, not an event per reply
             return
         attributes: Attributes = {}
         name = "smtp.body"
