@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .queries import decode_cursor as decode_cursor
     from .queries import encode_cursor as encode_cursor
     from .queries import iter_recipients as iter_recipients
+    from .queries import outbox_counts as outbox_counts
     from .queries import recipients as recipients
     from .queries import recipients_sql as recipients_sql
     from .queries import summary as summary
@@ -97,6 +98,7 @@ _HOMES = {
     "resolve_store": ".export",
     "served_links": ".html",
     "status_chart": ".html",
+    "outbox_counts": ".queries",
     "summary": ".queries",
     "summary_csv": ".export",
     "summary_sql": ".queries",

@@ -338,12 +338,14 @@ class SQLAlchemyEventStore(Closing):
 
     def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports.queries`): ``{sends}``,
-        ``{events}`` and ``{suppressions}`` name the tables (schema-qualified), ``:name`` marks a
-        parameter; datetime parameters are bound like the timestamp columns."""
+        ``{events}``, ``{suppressions}`` and ``{outbox}`` name the tables (schema-qualified),
+        ``:name`` marks a parameter; datetime parameters are bound like the timestamp columns."""
         values = dict(params or {})
         quote = self._quote
+        schema = self.metadata.schema
+        outbox = self.metadata.tables[f"{schema}.outbox" if schema else "outbox"]
         statement = text(sql.format(sends=quote(self._sends), events=quote(self._events),
-                                    suppressions=quote(self._suppressions)))
+                                    suppressions=quote(self._suppressions), outbox=quote(outbox)))
         stamps = [bindparam(key, type_=UTCDateTime()) for key, value in values.items()
                   if isinstance(value, datetime)]
         if stamps:
