@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from .api import default_worker as default_worker
     from .api import outbox_for as outbox_for
     from .api import outbox_row as outbox_row
-    from .drain import adrain as adrain
-    from .drain import drain as drain
-    from .drain import settle as settle
+    from .delivery import adrain as adrain
+    from .delivery import drain as drain
+    from .delivery import settle as settle
     from .model import STATUSES as STATUSES
     from .model import DrainReport as DrainReport
     from .model import OutboxBackend as OutboxBackend
@@ -35,13 +35,13 @@ _HOMES = {
     "SQLAlchemyOutboxBackend": ".sqlalchemy",
     "SQLiteOutboxBackend": ".sqlite",
     "STATUSES": ".model",
-    "adrain": ".drain",
+    "adrain": ".delivery",
     "default_worker": ".api",
-    "drain": ".drain",
+    "drain": ".delivery",
     "outbox_for": ".api",
     "outbox_row": ".api",
     "run_worker": ".worker",
-    "settle": ".drain",
+    "settle": ".delivery",
 }
 
 __getattr__ = lazy_exports(__name__, _HOMES)

@@ -14,7 +14,7 @@ from typing import Any
 from ..config import RelayConfig
 from ..store.protocols import SendStore
 from .api import Outbox
-from .drain import drain
+from .delivery import drain
 from .model import DrainReport
 
 logger = logging.getLogger("acumbamail_smtp.outbox")

@@ -43,3 +43,15 @@ def test_suppression_is_checked_at_send_time(outbox: Outbox, store: SQLiteEventS
     [failed] = outbox.list("failed")
     assert failed.recipients == ["user2@example.com"]
     assert "suppressed" in (failed.last_error or "")
+
+
+def test_every_public_name_is_what_it_says_after_the_submodules_load() -> None:
+    import importlib
+    import inspect
+
+    import acumbamail_smtp.outbox as package
+
+    for module in ("api", "delivery", "model", "sqlite", "sqlalchemy", "worker"):
+        importlib.import_module(f"acumbamail_smtp.outbox.{module}")
+    for name in package.__all__:
+        assert not inspect.ismodule(getattr(package, name)), name  # no submodule shadows a function
