@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 try:  # run as a script (python benchmarks/run.py) or as a module (python -m benchmarks.run)
-    from . import webhooks_bench
+    from . import outbox_bench, webhooks_bench
 except ImportError:
+    import outbox_bench  # type: ignore[no-redef]
     import webhooks_bench  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -236,8 +237,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="throughput against the peers on loopback")
     parser.add_argument("--seconds", type=float, default=4.0, help="time bound per scenario")
     parser.add_argument("--quick", action="store_true", help="shorter runs, 10k messages for memory")
-    parser.add_argument("--only", choices=["webhooks"], help="run only this part (prints its table)")
+    parser.add_argument("--only", choices=["webhooks", "outbox"],
+                        help="run only this part (prints its table)")
     args = parser.parse_args()
+    if args.only == "outbox":
+        with sink("lean") as (port, _pid, _description):
+            outbox_report = {"outbox": outbox_bench.measure(port, args.quick)}
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "outbox.json").write_text(json.dumps(outbox_report, indent=2))
+        print(json.dumps(outbox_report["outbox"], indent=2))
+        return
     if args.only == "webhooks":
         seconds = 1.5 if args.quick else args.seconds
         report = {"webhooks": webhooks_bench.measure(seconds)}

@@ -8,10 +8,11 @@ No detail holds the password or the webhook token.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .config import RelayConfig
@@ -68,14 +69,18 @@ def _store(store: Any) -> HealthCheck:
     return HealthCheck("store", True, "writable")
 
 
-def _outbox(store: Any, max_age: float | None) -> HealthCheck | None:
-    """The outbox's oldest queued age, or None when there is no outbox (module or table)."""
+def _outbox(store: Any, outbox: Any, max_age: float | None) -> HealthCheck | None:
+    """The outbox's oldest queued age: ``outbox``, else the one in ``store``'s database; None when
+    the store has no outbox the core knows (e.g. an adapter's store, whose adapter passes its own)."""
+    if outbox is None:
+        from .outbox import outbox_for
+
+        try:
+            outbox = outbox_for(store)
+        except ConfigError:
+            return None
     try:
-        outbox = importlib.import_module(".outbox", __package__)
-    except ImportError:
-        return None
-    try:
-        age = outbox.outbox_for(store).stats().oldest_queued_age
+        age = outbox.stats().oldest_queued_age
     except Exception as exc:
         return HealthCheck("outbox", False, f"statistics unavailable: {type(exc).__name__}")
     seconds = age.total_seconds() if isinstance(age, timedelta) else age
@@ -87,10 +92,10 @@ def _outbox(store: Any, max_age: float | None) -> HealthCheck | None:
 
 
 def health(config: RelayConfig | None = None, store: Any = None, *, relay: bool = True,
-           max_outbox_age: float | None = None) -> Health:
+           outbox: Any = None, max_outbox_age: float | None = None) -> Health:
     """Check the relay (``config``, else :meth:`RelayConfig.from_env`; ``relay=False`` skips it),
-    the ``store`` (skipped when None) and its outbox (failing when older than ``max_outbox_age``
-    seconds)."""
+    the ``store`` (skipped when None) and its outbox (``outbox``, else the store's; failing when its
+    oldest queued message is older than ``max_outbox_age`` seconds)."""
     checks: list[HealthCheck] = []
     if relay:
         if config is None:
@@ -100,7 +105,7 @@ def health(config: RelayConfig | None = None, store: Any = None, *, relay: bool 
         checks.append(_relay(config))
     if store is not None:
         checks.append(_store(store))
-        outbox = _outbox(store, max_outbox_age)
-        if outbox is not None:
-            checks.append(outbox)
+        queue = _outbox(store, outbox, max_outbox_age)
+        if queue is not None:
+            checks.append(queue)
     return Health(checks)

@@ -20,6 +20,7 @@ from ..reports import (
     by_category,
     by_day,
     clicks_by_url,
+    outbox_counts,
     recipients,
     recipients_csv,
     summary,
@@ -150,6 +151,10 @@ def run_report(args: argparse.Namespace) -> int:
         urls = clicks_by_url(*period, limit=20)
         sections.append(("Top links", format_table(("url", "clicks", "unique"), [
             (u.url or "(no URL)", u.clicks, u.unique_clickers) for u in urls])))
+        waiting = outbox_counts(store)
+        if waiting is not None:
+            sections.append(("Outbox", format_table(("queued", "failed"),
+                                                    [(waiting["queued"], waiting["failed"])])))
         if args.status is not None and args.limit > 0:
             page = recipients(*period, status=flt.status, limit=min(args.limit, 1000))
             more = " (more: use --csv)" if page.next else ""

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from .queries import decode_cursor as decode_cursor
     from .queries import encode_cursor as encode_cursor
     from .queries import iter_recipients as iter_recipients
+    from .queries import outbox_counts as outbox_counts
     from .queries import recipients as recipients
     from .queries import recipients_sql as recipients_sql
     from .queries import summary as summary
@@ -69,7 +70,8 @@ _HOMES = {
     **homes(".model", "COUNT_NAMES", "MAX_PAGE", "RATE_NAMES", "RecipientPage", "RecipientRow",
             "ReportFilter", "SQLStore", "STATUSES", "Summary", "UrlClicks", "as_sql_store", "parse_when"),
     **homes(".queries", "EXPORT_PAGE", "REASON_KEYS", "by_category", "by_day", "clicks_by_url",
-            "count_recipients", "decode_cursor", "encode_cursor", "iter_recipients", "recipients",
+            "count_recipients", "decode_cursor", "encode_cursor", "iter_recipients", "outbox_counts",
+            "recipients",
             "recipients_sql", "summary", "summary_sql"),
 }
 

@@ -347,3 +347,16 @@ def iter_recipients(store: SQLStore, since: datetime | None = None, until: datet
         if page.next is None:
             return
         after = page.next
+
+
+def outbox_counts(store: SQLStore) -> dict[str, int] | None:
+    """How many messages wait in the store's outbox (``queued``, with those ``in_flight``) and
+    how many ended ``failed``; None when the store has no outbox table (a Django project that has
+    not migrated it, a store whose ``read_sql`` does not name ``{outbox}``)."""
+    sql_store = as_sql_store(store)
+    try:
+        rows = sql_store.read_sql("SELECT status, COUNT(*) FROM {outbox} GROUP BY status")
+    except Exception:  # the outbox is optional: no table, or a store that does not know it
+        return None
+    counts = {str(status): int(count) for status, count in rows}
+    return {"queued": counts.get("queued", 0) + counts.get("in_flight", 0), "failed": counts.get("failed", 0)}

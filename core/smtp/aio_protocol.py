@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable
 
 from ..result import Reply, SendResult
-from .protocol import Exchange, advance
+from .protocol import Exchange, LostAfterData, advance, ends_data
 from .reading import ReplyLimits, ReplyParser
 
 
@@ -69,12 +69,21 @@ async def run_async(steps: Exchange, transport: asyncio.Transport, reader: Reply
     ``seconds`` bounds each whole reply (default: the reader's limits); ``trace`` sees each write
     and reply."""
     answer: Reply | None = None
+    after_data = False
     while not isinstance(step := advance(steps, answer, trace), SendResult):
         if step is None:
-            answer = await reader.reply(seconds)
+            try:
+                answer = await reader.reply(seconds)
+            except OSError as exc:  # TimeoutError is one
+                if after_data:
+                    raise LostAfterData(f"{exc or type(exc).__name__} (after end-of-data, "
+                                        "before the reply)") from exc
+                raise
+            after_data = False
         else:
             if transport.is_closing():
                 raise ConnectionError("the connection to the relay is closed")
             transport.write(step)
+            after_data = ends_data(step)
             answer = None
     return step

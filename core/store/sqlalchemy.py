@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -96,7 +97,8 @@ def column_type(spec: ColumnSpec) -> TypeEngine[Any]:
     if spec.type == "str":
         return String(spec.length)
     kinds: dict[str, Callable[[], TypeEngine[Any]]] = {
-        "id": lambda: _ID, "int": Integer, "text": Text, "json": Text, "time": UTCDateTime}
+        "id": lambda: _ID, "int": Integer, "text": Text, "json": Text, "bytes": LargeBinary,
+        "time": UTCDateTime}
     return kinds[spec.type]()
 
 
@@ -336,12 +338,14 @@ class SQLAlchemyEventStore(Closing):
 
     def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports.queries`): ``{sends}``,
-        ``{events}`` and ``{suppressions}`` name the tables (schema-qualified), ``:name`` marks a
-        parameter; datetime parameters are bound like the timestamp columns."""
+        ``{events}``, ``{suppressions}`` and ``{outbox}`` name the tables (schema-qualified),
+        ``:name`` marks a parameter; datetime parameters are bound like the timestamp columns."""
         values = dict(params or {})
         quote = self._quote
+        schema = self.metadata.schema
+        outbox = self.metadata.tables[f"{schema}.outbox" if schema else "outbox"]
         statement = text(sql.format(sends=quote(self._sends), events=quote(self._events),
-                                    suppressions=quote(self._suppressions)))
+                                    suppressions=quote(self._suppressions), outbox=quote(outbox)))
         stamps = [bindparam(key, type_=UTCDateTime()) for key, value in values.items()
                   if isinstance(value, datetime)]
         if stamps:

@@ -245,11 +245,12 @@ class SQLiteEventStore(common.Closing):
 
     def read_sql(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows of one read-only query (used by :mod:`acumbamail_smtp.reports.queries`): ``{sends}``,
-        ``{events}`` and ``{suppressions}`` name the tables, ``:name`` marks a parameter; datetime
-        parameters are bound in the stored format, stored timestamps come back as UTC text."""
+        ``{events}``, ``{suppressions}`` and ``{outbox}`` name the tables, ``:name`` marks a
+        parameter; datetime parameters are bound in the stored format, stored timestamps come back
+        as UTC text."""
         values = {key: _ts(aware(value, key)) if isinstance(value, datetime) else value
                   for key, value in (params or {}).items()}
-        query = sql.format(sends="sends", events="events", suppressions="suppressions")
+        query = sql.format(sends="sends", events="events", suppressions="suppressions", outbox="outbox")
         return [tuple(row) for row in self._read(query, values)]
 
     def close(self) -> None:

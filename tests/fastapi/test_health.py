@@ -24,7 +24,7 @@ def test_health_router_answers_each_check(config: RelayConfig, relay: FakeRelay,
     with TestClient(app) as client:
         response = client.get("/acumbamail/health")
         assert response.status_code == 200, response.json()
-        assert set(response.json()["checks"]) == {"relay", "store"}
+        assert set(response.json()["checks"]) == {"relay", "store", "outbox"}  # the SQLite store holds the outbox table
         relay.fail_auth()
         failing = client.get("/acumbamail/health")
         assert failing.status_code == 503

@@ -14,7 +14,7 @@ def test_health_blueprint_answers_each_check(app: Flask, relay: FakeRelay) -> No
     client = app.test_client()
     response = client.get("/acumbamail/health")
     assert response.status_code == 200, response.get_json()
-    assert set(response.get_json()["checks"]) == {"relay", "store"}
+    assert set(response.get_json()["checks"]) == {"relay", "store", "outbox"}  # the SQLite store holds the outbox table
     relay.fail_auth()
     failing = client.get("/acumbamail/health")
     assert failing.status_code == 503

@@ -358,6 +358,16 @@ order = SimpleNamespace(number="42", email="ana@example.org")
     assert messages[1].subject == "Receipt 42"
 
 
+@prepares("from acumbamail_smtp import Mailer, Message, RelayConfig, SQLiteEventStore")
+def _outbox(ctx: Ctx, code: str) -> Iterator[str]:
+    ctx.monkeypatch.chdir(ctx.tmp)
+    relay_env(ctx)
+    yield code
+    [message] = ctx.relay.wait_for(1)
+    assert message.rcpt_tos == ["ana@example.org"]
+    assert ctx.ns["report"].sent == 1 and ctx.ns["outbox"].stats().sent == 1
+
+
 #: The blocks that cannot run on their own, and why (the README says so in the marker).
 EXPECTED_SKIPS = 5
 

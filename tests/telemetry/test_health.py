@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-import types
-from datetime import timedelta
+import time
 from pathlib import Path
 
-import pytest
 from acumbamail_smtp import SQLiteEventStore, health
 from acumbamail_smtp.testserver import FakeRelay
 
@@ -18,7 +15,8 @@ def test_healthy_relay_and_store(relay: FakeRelay, tmp_path: Path) -> None:
     store = SQLiteEventStore(tmp_path / "events.sqlite3")
     report = health(relay.client_config(), store)
     assert report.ok and report.status == 200
-    assert [c.name for c in report.checks] == ["relay", "store"]
+    assert [c.name for c in report.checks] == ["relay", "store", "outbox"]  # the store's outbox table
+    assert report.checks[2].detail == "empty"
     assert report.as_dict()["status"] == "ok"
     assert list(store.suppressions()) == [], "the write check must leave no row behind"
 
@@ -43,16 +41,15 @@ def test_a_refused_login_is_reported_without_the_password(relay: FakeRelay) -> N
     assert PASSWORD not in str(report.as_dict())
 
 
-def test_outbox_age_when_an_outbox_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_outbox_age_when_an_outbox_exists(tmp_path: Path) -> None:
+    from acumbamail_smtp import Message
+    from acumbamail_smtp.outbox import outbox_for
+
     store = SQLiteEventStore(tmp_path / "events.sqlite3")
-    assert [c.name for c in health(store=store, relay=False).checks] == ["store"]  # no outbox module yet
-    ages = {"age": timedelta(seconds=90)}
-    stats = types.SimpleNamespace(oldest_queued_age=None)
-    fake = types.ModuleType("acumbamail_smtp.outbox")
-    fake.outbox_for = lambda s: types.SimpleNamespace(stats=lambda: stats)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "acumbamail_smtp.outbox", fake)  # the outbox's announced shape
     assert health(store=store, relay=False).as_dict()["checks"]["outbox"] == {"ok": True, "detail": "empty"}
-    stats.oldest_queued_age = ages["age"]
-    assert health(store=store, relay=False, max_outbox_age=120).ok
-    late = health(store=store, relay=False, max_outbox_age=60)
-    assert not late.ok and "90s" in late.as_dict()["checks"]["outbox"]["detail"]
+    outbox_for(store).enqueue(Message(from_email="shop@example.com", to="ana@example.org", subject="Hi",
+                                      text="queued"))
+    time.sleep(0.05)  # the oldest message is now measurably old
+    assert health(store=store, relay=False, max_outbox_age=3600).ok
+    late = health(store=store, relay=False, max_outbox_age=0)
+    assert not late.ok and "oldest queued message" in late.as_dict()["checks"]["outbox"]["detail"]

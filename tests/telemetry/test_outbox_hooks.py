@@ -3,6 +3,8 @@ trace parent stored with a queued message and attached by the worker that sends 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from acumbamail_smtp import Mailer, Message, telemetry
 from acumbamail_smtp.testserver import FakeRelay
@@ -57,3 +59,19 @@ def test_the_stored_trace_parent_continues_the_trace_in_the_worker(otel: Otel, r
     assert send.parent is not None and send.parent.span_id == context.span_id
     with telemetry.attach("garbage"):  # a damaged parent starts a fresh trace, never raises
         assert telemetry.current_traceparent() is None
+
+
+def test_the_real_outbox_carries_the_trace_from_enqueue_to_the_drain(otel: Otel, relay: FakeRelay,
+                                                                     tmp_path: Path) -> None:
+    from acumbamail_smtp import SQLiteEventStore
+    from acumbamail_smtp.outbox import drain, outbox_for
+
+    outbox = outbox_for(SQLiteEventStore(tmp_path / "events.sqlite3"))
+    with otel.tracer_provider.get_tracer("test").start_as_current_span("request") as request:
+        outbox.enqueue(Message(subject="s", text="t", from_email="app@example.com", to="a@example.org"))
+    report = drain(outbox, Mailer(relay.client_config()))
+    assert report.sent == 1 and len(relay.messages) == 1
+    (batch,) = otel.spans("acumbamail_smtp.outbox.drain")
+    assert batch.attributes["acumbamail_smtp.outbox.sent"] == 1
+    (send,) = otel.spans("acumbamail_smtp.send")
+    assert send.context.trace_id == request.get_span_context().trace_id  # the request's trace goes on

@@ -10,10 +10,11 @@ import pytest
 from acumbamail_smtp.store import schema
 from acumbamail_smtp.store.sqlalchemy import SQLAlchemyEventStore, build_tables
 from acumbamail_smtp.store.sqlite import SQLiteEventStore
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.dialects import postgresql, sqlite
 
-_SQLITE_TYPES = {"id": "INTEGER", "int": "INTEGER", "text": "TEXT", "json": "TEXT", "time": "DATETIME"}
+_SQLITE_TYPES = {"id": "INTEGER", "int": "INTEGER", "text": "TEXT", "json": "TEXT", "bytes": "BLOB",
+                 "time": "DATETIME"}
 
 
 def _spec_as_sqlite() -> dict[str, object]:
@@ -64,12 +65,14 @@ def test_each_store_creates_exactly_the_spec_on_sqlite(tmp_path: Path, make) -> 
 def test_the_generated_ddl_names_the_unique_constraints_and_autoincrement_keys() -> None:
     ddl = "\n".join(schema.sqlite_ddl())
     assert "CONSTRAINT uq_events_event_id UNIQUE (event_id)" in ddl
-    assert ddl.count("id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT") == 2  # sends and events
+    assert ddl.count("id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT") == 3  # sends, events, outbox
     assert "address VARCHAR(320) NOT NULL PRIMARY KEY,\n" in ddl
 
 
 def test_sqlalchemy_metadata_matches_the_spec() -> None:
-    metadata, *tables = build_tables(schema="acumbamail")
+    metadata, *returned = build_tables(schema="acumbamail")
+    tables = list(metadata.tables.values())  # the returned four, and the outbox's table
+    assert tables[:len(returned)] == returned
     assert [t.name for t in tables] == [t.name for t in schema.TABLES]
     assert all(t.schema == "acumbamail" for t in tables)
     for table, spec in zip(tables, schema.TABLES, strict=True):
@@ -86,6 +89,9 @@ def test_sqlalchemy_metadata_matches_the_spec() -> None:
                 assert column.autoincrement is True, column
             elif wanted.type == "int":
                 assert type(column.type) is Integer, column
+            elif wanted.type == "bytes":
+                assert type(column.type) is LargeBinary, column
+                assert column.type.compile(dialect=postgresql.dialect()) == "BYTEA", column
             else:
                 assert wanted.type == "time" and column.type.__class__.__name__ == "UTCDateTime", column
         indexes = {i.name: tuple(c.name for c in i.columns) for i in table.indexes if isinstance(i, Index)}
