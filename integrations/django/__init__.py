@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from acumbamail_smtp.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .aio import asend_mail, asend_messages
     from .backend import EmailBackend
     from .message import AcumbamailMessage, send_template
     from .signals import CancelSend, post_send, pre_send, tracking
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .templates import render_template
 
 _HOMES = {
+    "asend_mail": ".aio",
+    "asend_messages": ".aio",
     "EmailBackend": ".backend",
     "AcumbamailMessage": ".message",
     "CancelSend": ".signals",
@@ -37,6 +40,8 @@ __all__ = [
     "CancelSend",
     "DjangoEventStore",
     "EmailBackend",
+    "asend_mail",
+    "asend_messages",
     "post_send",
     "pre_send",
     "render_template",
