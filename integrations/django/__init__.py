@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .aio import asend_mail, asend_messages
     from .backend import EmailBackend
     from .message import AcumbamailMessage, send_template
+    from .queued import QueuedEmailBackend
     from .signals import CancelSend, post_send, pre_send, tracking
     from .store import DjangoEventStore
     from .templates import render_template
@@ -27,6 +28,8 @@ _HOMES = {
     "EmailBackend": ".backend",
     "AcumbamailMessage": ".message",
     "CancelSend": ".signals",
+    "QueuedEmailBackend": ".queued",
+    "send_failed": ".signals",
     "pre_send": ".signals",
     "post_send": ".signals",
     "tracking": ".signals",
@@ -40,11 +43,13 @@ __all__ = [
     "CancelSend",
     "DjangoEventStore",
     "EmailBackend",
+    "QueuedEmailBackend",
     "asend_mail",
     "asend_messages",
     "post_send",
     "pre_send",
     "render_template",
+    "send_failed",
     "send_template",
     "tracking",
 ]
