@@ -129,7 +129,7 @@ class QueuedEmail(models.Model):
     message_id: Chars = models.CharField(max_length=MESSAGE_ID_LENGTH)
     sender: Chars = models.CharField(max_length=320)
     recipients: models.JSONField = models.JSONField(default=list)
-    data: models.BinaryField = models.BinaryField()
+    data: models.BinaryField[bytes, bytes] = models.BinaryField()
     category: OptChars = models.CharField(max_length=255, null=True, blank=True)
     metadata: models.JSONField = models.JSONField(default=dict)
     priority: models.IntegerField[int, int] = models.IntegerField(default=0)

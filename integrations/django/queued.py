@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from acumbamail_smtp.store.schema import stored_message_id
 from django.core.mail import EmailMessage
@@ -46,7 +47,8 @@ class QueuedEmailBackend(EmailBackend):
         if not batch:
             return 0
         now = datetime.now(UTC)
-        rows = [{"message_id": stored_message_id(p.message_id), "sender": p.envelope_from,
+        rows: list[dict[str, Any]] = [
+            {"message_id": stored_message_id(p.message_id), "sender": p.envelope_from,
                  "recipients": list(p.recipients), "data": p.data, "category": p.category,
                  "metadata": {}, "priority": 0, "status": "queued", "send_after": now, "created_at": now}
                 for _, p in batch]
