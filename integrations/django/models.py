@@ -130,8 +130,9 @@ class QueuedEmail(models.Model):
     sender: Chars = models.CharField(max_length=320)
     recipients: models.JSONField = models.JSONField(default=list)
     data: models.BinaryField[bytes, bytes] = models.BinaryField()
+    smtputf8: models.IntegerField[int, int] = models.IntegerField(default=0)
     category: OptChars = models.CharField(max_length=255, null=True, blank=True)
-    metadata: models.JSONField = models.JSONField(default=dict)
+    metadata: models.JSONField = models.JSONField(default=dict, null=True, blank=True)
     priority: models.IntegerField[int, int] = models.IntegerField(default=0)
     status: Chars = models.CharField(max_length=16, default="queued",
                                      choices=[(s, s.replace("_", " ")) for s in OUTBOX_STATUSES])
@@ -152,6 +153,7 @@ class QueuedEmail(models.Model):
         verbose_name = "queued email"
         indexes = [
             models.Index(fields=["status", "send_after"], name="ix_acumbamail_outbox_due"),
+            models.Index(fields=["status", "lease_until"], name="ix_acumbamail_outbox_lease"),
             models.Index(fields=["message_id"], name="ix_acumbamail_outbox_message"),
         ]
 

@@ -49,9 +49,10 @@ class QueuedEmailBackend(EmailBackend):
         now = datetime.now(UTC)
         rows: list[dict[str, Any]] = [
             {"message_id": stored_message_id(p.message_id), "sender": p.envelope_from,
-                 "recipients": list(p.recipients), "data": p.data, "category": p.category,
-                 "metadata": {}, "priority": 0, "status": "queued", "send_after": now, "created_at": now}
-                for _, p in batch]
+             "recipients": list(p.recipients), "data": p.data, "smtputf8": int(p.smtputf8),
+             "category": p.category, "metadata": {}, "priority": 0, "status": "queued",
+             "send_after": now, "created_at": now}
+            for _, p in batch]
         DjangoOutboxBackend().insert(rows)
         for message, _ in batch:
             message.acumbamail_status = QUEUED  # type: ignore[attr-defined]

@@ -22,8 +22,9 @@ class Migration(migrations.Migration):
                 ("sender", models.CharField(max_length=320)),
                 ("recipients", models.JSONField(default=list)),
                 ("data", models.BinaryField()),
+                ("smtputf8", models.IntegerField(default=0)),
                 ("category", models.CharField(blank=True, max_length=255, null=True)),
-                ("metadata", models.JSONField(default=dict)),
+                ("metadata", models.JSONField(blank=True, default=dict, null=True)),
                 ("priority", models.IntegerField(default=0)),
                 (
                     "status",
@@ -55,6 +56,7 @@ class Migration(migrations.Migration):
                 "ordering": ("-created_at", "-id"),
                 "indexes": [
                     models.Index(fields=["status", "send_after"], name="ix_acumbamail_outbox_due"),
+                    models.Index(fields=["status", "lease_until"], name="ix_acumbamail_outbox_lease"),
                     models.Index(fields=["message_id"], name="ix_acumbamail_outbox_message"),
                 ],
             },
