@@ -100,7 +100,11 @@ def demo(session: nox.Session) -> None:
 def django(session: nox.Session, django: str) -> None:
     """The Django adapter under each supported Django series (6.x needs Python 3.12+); sqlalchemy
     for the core's store batch tests, which also run on the ORM store."""
-    session.install(".[dev,django,sqlalchemy]", f"django~={django}.0", "pytest-django>=4.8")
+    # Django Tasks: built in from 6.0 (``django.tasks``), the ``django-tasks`` backport on 5.2; the
+    # database backend is ``django-tasks-db`` on both.
+    tasks = ["django-tasks>=0.12"] if django == "5.2" else []
+    session.install(".[dev,django,sqlalchemy]", f"django~={django}.0", "pytest-django>=4.8",
+                    "django-tasks-db>=0.13", *tasks)
     _pytest(session, "tests/django")
 
 

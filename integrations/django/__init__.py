@@ -14,16 +14,22 @@ from typing import TYPE_CHECKING
 from acumbamail_smtp.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .aio import asend_mail, asend_messages
     from .backend import EmailBackend
     from .message import AcumbamailMessage, send_template
+    from .queued import QueuedEmailBackend
     from .signals import CancelSend, post_send, pre_send, tracking
     from .store import DjangoEventStore
     from .templates import render_template
 
 _HOMES = {
+    "asend_mail": ".aio",
+    "asend_messages": ".aio",
     "EmailBackend": ".backend",
     "AcumbamailMessage": ".message",
     "CancelSend": ".signals",
+    "QueuedEmailBackend": ".queued",
+    "send_failed": ".signals",
     "pre_send": ".signals",
     "post_send": ".signals",
     "tracking": ".signals",
@@ -37,9 +43,13 @@ __all__ = [
     "CancelSend",
     "DjangoEventStore",
     "EmailBackend",
+    "QueuedEmailBackend",
+    "asend_mail",
+    "asend_messages",
     "post_send",
     "pre_send",
     "render_template",
+    "send_failed",
     "send_template",
     "tracking",
 ]

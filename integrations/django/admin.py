@@ -1,13 +1,16 @@
-"""The admin: sends and events to look at (read-only), the suppression list to edit."""
+"""The admin: sends and events to look at (read-only), the suppression list to edit, the outbox
+(read-only, with retry and purge actions)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Event, Send, Suppression
+from .models import Event, QueuedEmail, Send, Suppression
+from .outbox import DjangoOutboxBackend
 from .reports import install_admin_reports
 
 
@@ -52,3 +55,24 @@ class SuppressionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 # The report (staff only) beside the models: <admin>/acumbamail/reports/, over the app's store.
 install_admin_reports(site=admin.site)
+
+
+@admin.register(QueuedEmail)
+class QueuedEmailAdmin(ReadOnlyAdmin):
+    """The outbox: what waits, what failed and why; failed ones can be queued again."""
+
+    list_display = ("created_at", "status", "message_id", "category", "attempts", "send_after", "last_error")
+    list_filter = ("status", "category")
+    search_fields = ("message_id", "sender", "queue_id")
+    exclude = ("data",)
+    actions = ("retry", "purge")
+
+    @admin.action(description="Queue the selected failed messages again")
+    def retry(self, request: HttpRequest, queryset: QuerySet[QueuedEmail]) -> None:
+        count = DjangoOutboxBackend().retry(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} message(s) queued again.")
+
+    @admin.action(description="Delete the selected sent or failed messages")
+    def purge(self, request: HttpRequest, queryset: QuerySet[QueuedEmail]) -> None:
+        deleted, _ = queryset.filter(status__in=("sent", "failed")).delete()
+        self.message_user(request, f"{deleted} message(s) deleted.")

@@ -152,6 +152,41 @@ class EmailBackend(BaseEmailBackend):
                     self._batch.flush()
             return sent
 
+    async def asend_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        """``send_messages`` for async views: the relay is spoken to on the running event loop over
+        its :class:`~acumbamail_smtp.AsyncMailer` pool (see :mod:`.aio`); preparing, ``pre_send``
+        and ``post_send`` run in ``sync_to_async`` (project code may use the ORM)."""
+        from asgiref.sync import sync_to_async
+
+        from .aio import loop_mailer
+
+        if not email_messages:
+            return 0
+        batch = await sync_to_async(self._prepare_all)(email_messages)
+        mailer = loop_mailer(self.config, self.store)
+        done: list[tuple[EmailMessage, SendResult]] = []
+        sent = 0
+        try:
+            for message, prepared in batch:
+                try:
+                    done.append((message, await mailer.send_prepared(prepared)))
+                    sent += 1
+                except RecipientsRefused as exc:
+                    done.append((message, exc.result))
+                    if not self.fail_silently:
+                        raise
+                except SendError:
+                    if not self.fail_silently:
+                        raise
+                    logger.warning("message %s not sent (fail_silently)", prepared.message_id, exc_info=True)
+        finally:
+            await sync_to_async(self._finish_all)(done)
+        return sent
+
+    def _finish_all(self, done: Sequence[tuple[EmailMessage, SendResult]]) -> None:
+        for message, result in done:
+            self._finish(message, result)
+
     def _prepare_all(self, messages: Iterable[EmailMessage]) -> list[tuple[EmailMessage, PreparedMessage]]:
         batch: list[tuple[EmailMessage, PreparedMessage]] = []
         for message in messages:

@@ -57,6 +57,7 @@ KEYS: Mapping[str, tuple[Callable[[str, Any], Any], Any]] = {
     "WEBHOOK_MAX_BODY": (to_int, None),
     "SOFT_BOUNCE_LIMIT": (to_int, None),
     "SOFT_BOUNCE_DAYS": (to_int, None),
+    "TASK_BACKEND": (to_text, None),
 }
 
 

@@ -1,4 +1,5 @@
-"""The event store's tables in the project's database: sends, events and suppressions, the same
+"""The event store's tables in the project's database: sends, events and suppressions (and the
+outbox, ``QueuedEmail``), the same
 logical schema as the core's stores (declared in :mod:`acumbamail_smtp.store.schema`; a test
 holds these models to it).
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # field types for django-stubs (annotations are never evaluat
     OptText = models.TextField[str | None, str | None]
     OptInt = models.IntegerField[int | None, int | None]
     Time = models.DateTimeField[datetime, datetime]
+    OptTime = models.DateTimeField[datetime | None, datetime | None]
 
 
 #: The longest Message-ID the tables keep: the core schema's (see its note on MySQL's key limit).
@@ -114,3 +116,46 @@ class Suppression(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.address = check_address(self.address)
         super().save(*args, **kwargs)
+
+
+#: The states of a queued message (the core outbox's): waiting, claimed by a worker, done.
+OUTBOX_STATUSES = ("queued", "in_flight", "sent", "failed")
+
+
+class QueuedEmail(models.Model):
+    """One message of the outbox: the prepared bytes and envelope, waiting for a worker
+    (``queued``), claimed under a lease (``in_flight``), or done (``sent``/``failed``)."""
+
+    message_id: Chars = models.CharField(max_length=MESSAGE_ID_LENGTH)
+    sender: Chars = models.CharField(max_length=320)
+    recipients: models.JSONField = models.JSONField(default=list)
+    data: models.BinaryField[bytes, bytes] = models.BinaryField()
+    smtputf8: models.IntegerField[int, int] = models.IntegerField(default=0)
+    category: OptChars = models.CharField(max_length=255, null=True, blank=True)
+    metadata: models.JSONField = models.JSONField(default=dict, null=True, blank=True)
+    priority: models.IntegerField[int, int] = models.IntegerField(default=0)
+    status: Chars = models.CharField(max_length=16, default="queued",
+                                     choices=[(s, s.replace("_", " ")) for s in OUTBOX_STATUSES])
+    attempts: models.IntegerField[int, int] = models.IntegerField(default=0)
+    send_after: Time = models.DateTimeField()
+    created_at: Time = models.DateTimeField()
+    lease_until: OptTime = models.DateTimeField(null=True, blank=True)
+    worker: OptChars = models.CharField(max_length=255, null=True, blank=True)
+    last_error: OptText = models.TextField(null=True, blank=True)
+    reply_code: OptInt = models.IntegerField(null=True, blank=True)
+    reply_text: OptText = models.TextField(null=True, blank=True)
+    queue_id: OptChars = models.CharField(max_length=255, null=True, blank=True)
+    sent_at: OptTime = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "acumbamail_outbox"
+        ordering = ("-created_at", "-id")
+        verbose_name = "queued email"
+        indexes = [
+            models.Index(fields=["status", "send_after"], name="ix_acumbamail_outbox_due"),
+            models.Index(fields=["status", "lease_until"], name="ix_acumbamail_outbox_lease"),
+            models.Index(fields=["message_id"], name="ix_acumbamail_outbox_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.message_id}"

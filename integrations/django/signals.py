@@ -8,6 +8,11 @@
   the core's :class:`~acumbamail_smtp.SendResult` (also for a message no recipient accepted).
   An exception in a receiver is logged (``django.dispatch``), never raised: the mail is gone
   already.
+* ``send_failed(sender=DjangoOutboxBackend, message_id=, recipients=, reason=, queued=)``: when a
+  queued message ends as failed (refused, or past the retry deadline); ``queued`` is its
+  ``QueuedEmail`` row. From the worker, ``post_send`` fires (sender ``DjangoOutboxBackend``)
+  with ``message=None`` (the Django object does not survive the queue) and the SendResult.
+  Exceptions are logged.
 * ``tracking(sender=AcumbamailConfig, event=)``: once for each new webhook event (duplicates are
   not signalled again), after it is stored. Exceptions are logged (``django.dispatch``).
 """
@@ -25,6 +30,7 @@ logger = logging.getLogger("acumbamail_smtp.django")
 pre_send = Signal()
 post_send = Signal()
 tracking = Signal()
+send_failed = Signal()
 
 
 class CancelSend(Exception):

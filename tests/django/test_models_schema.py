@@ -12,8 +12,9 @@ from django.db import models as django_models
 #: The spec's type of each Django field class (the ``raw`` JSON text is a JSONField in Django).
 _TYPES = {django_models.BigAutoField: "id", django_models.AutoField: "id", django_models.CharField: "str",
           django_models.TextField: "text", django_models.IntegerField: "int", django_models.JSONField: "json",
-          django_models.DateTimeField: "time"}
-_MODELS = {"sends": models.Send, "events": models.Event, "suppressions": models.Suppression}
+          django_models.DateTimeField: "time", django_models.BinaryField: "bytes"}
+_MODELS = {"sends": models.Send, "events": models.Event, "suppressions": models.Suppression,
+           "outbox": models.QueuedEmail}
 
 
 def _described(model: type[django_models.Model]) -> tuple[list[schema.Column], list[schema.Index]]:

@@ -369,7 +369,7 @@ def _outbox(ctx: Ctx, code: str) -> Iterator[str]:
 
 
 #: The blocks that cannot run on their own, and why (the README says so in the marker).
-EXPECTED_SKIPS = 5
+EXPECTED_SKIPS = 6  # +1: the Django background-sending settings fragment
 
 
 def test_skipped_examples_say_why_and_stay_few() -> None:
