@@ -69,7 +69,7 @@ class QueuedEmailAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Queue the selected failed messages again")
     def retry(self, request: HttpRequest, queryset: QuerySet[QueuedEmail]) -> None:
-        count = DjangoOutboxBackend().retry(queryset.values_list("pk", flat=True))
+        count = DjangoOutboxBackend().retry(list(queryset.values_list("message_id", flat=True)))
         self.message_user(request, f"{count} message(s) queued again.")
 
     @admin.action(description="Delete the selected sent or failed messages")

@@ -12,17 +12,14 @@ sends it, ``send_failed`` when it ends as failed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-from acumbamail_smtp.store.schema import stored_message_id
 from django.core.mail import EmailMessage
 from django.db import router, transaction
 
 from . import conf
 from .backend import EmailBackend
 from .models import QueuedEmail
-from .outbox import DjangoOutboxBackend
+from .outbox import django_outbox
 
 #: What ``acumbamail_status`` says of a message in the outbox.
 QUEUED = "queued"
@@ -46,14 +43,7 @@ class QueuedEmailBackend(EmailBackend):
         batch = self._prepare_all(email_messages)
         if not batch:
             return 0
-        now = datetime.now(UTC)
-        rows: list[dict[str, Any]] = [
-            {"message_id": stored_message_id(p.message_id), "sender": p.envelope_from,
-             "recipients": list(p.recipients), "data": p.data, "smtputf8": int(p.smtputf8),
-             "category": p.category, "metadata": {}, "priority": 0, "status": "queued",
-             "send_after": now, "created_at": now}
-            for _, p in batch]
-        DjangoOutboxBackend().insert(rows)
+        django_outbox().enqueue([prepared for _, prepared in batch])
         for message, _ in batch:
             message.acumbamail_status = QUEUED  # type: ignore[attr-defined]
         alias = conf.option("TASK_BACKEND")

@@ -8,11 +8,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from acumbamail_smtp.outbox import DrainReport
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.store.protocols import SendStore
 
 from . import conf
-from .outbox import DjangoOutboxBackend, DrainReport, drain_outbox
+from .outbox import DjangoOutboxBackend, drain_outbox
 from .signals import post_send, send_robust
 
 

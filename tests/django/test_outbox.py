@@ -111,7 +111,7 @@ def test_an_expired_lease_is_claimed_again_and_priority_first(queued) -> None:
     again = outbox.claim(5, "w3", 60.0, now + timedelta(seconds=61))
     assert len(again) == 2 and {r.attempts for r in again} == {2}
     stats = outbox.stats(now)
-    assert stats["in_flight"] == 2 and stats["queued"] == 0
+    assert stats.in_flight == 2 and stats.queued == 0
 
 
 def test_retry_and_purge(queued) -> None:
