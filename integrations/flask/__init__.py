@@ -14,7 +14,7 @@ working.
 from .extension import Acumbamail, AppContextError, Connection
 from .message import Attachment, BadHeaderError, Message
 from .reports import acumbamail_reports_blueprint
-from .signals import email_dispatched, message_sent, signals, tracking_event
+from .signals import email_dispatched, message_failed, message_sent, signals, tracking_event
 
 __all__ = [
     "Acumbamail",
@@ -25,6 +25,7 @@ __all__ = [
     "Message",
     "acumbamail_reports_blueprint",
     "email_dispatched",
+    "message_failed",
     "message_sent",
     "signals",
     "tracking_event",
