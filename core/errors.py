@@ -57,12 +57,15 @@ class ConnectionFailed(SendError):
     """The relay could not be reached: DNS, refused connection, TLS handshake, timeout, drop.
 
     ``retryable`` is False for faults that another try cannot fix (a certificate that does not
-    verify, a relay that does not offer STARTTLS).
+    verify, a relay that does not offer STARTTLS). ``ambiguous`` is True when the connection was
+    lost after the message's end-of-data and before the relay's reply: the relay may have taken it,
+    so another try may deliver it twice (the one duplicate SMTP allows).
     """
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, ambiguous: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.ambiguous = ambiguous
 
 
 class AuthenticationError(SendError):

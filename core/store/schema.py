@@ -3,7 +3,8 @@ constraints, indexes and the schema version. The SQLite DDL is generated here, t
 tables in :mod:`acumbamail_smtp.store.sqlalchemy`, and a test holds the Django models to it.
 
 Column types: ``id`` (auto-increment integer key), ``int``, ``str`` (``VARCHAR(length)``),
-``text``, ``json`` (JSON text; a ``JSONField`` in Django) and ``time`` (an aware UTC datetime).
+``text``, ``json`` (JSON text; a ``JSONField`` in Django), ``bytes`` (a binary value; a
+``BinaryField`` in Django) and ``time`` (an aware UTC datetime).
 """
 
 from __future__ import annotations
@@ -121,13 +122,41 @@ TABLES: tuple[Table, ...] = (
         Column("created_at", "time", nullable=False),
         _str("event_id", 64),
     )),
+    # The durable outbox (acumbamail_smtp.outbox): prepared messages waiting for a worker.
+    Table("outbox", (
+        _key(),
+        _str("message_id", MESSAGE_ID_LENGTH, nullable=False),
+        _str("sender", 320, nullable=False),
+        Column("recipients", "json", nullable=False),
+        Column("data", "bytes", nullable=False),
+        Column("smtputf8", "int", nullable=False),
+        _str("category", 255),
+        Column("metadata", "json"),
+        Column("priority", "int", nullable=False),
+        _str("status", 16, nullable=False),
+        Column("attempts", "int", nullable=False),
+        Column("send_after", "time", nullable=False),
+        Column("created_at", "time", nullable=False),
+        Column("lease_until", "time"),
+        _str("worker", 255),
+        Column("last_error", "text"),
+        Column("reply_code", "int"),
+        Column("reply_text", "text"),
+        _str("queue_id", 255),
+        Column("sent_at", "time"),
+    ), (
+        Index("ix_outbox_status_send_after", ("status", "send_after")),
+        Index("ix_outbox_status_lease_until", ("status", "lease_until")),
+        Index("ix_outbox_message_id", ("message_id",)),
+    )),
 )
 
 #: The tables by name.
 TABLE: dict[str, Table] = {t.name: t for t in TABLES}
 
 #: SQLite's spelling of each type (``DATETIME`` holds the UTC text both Python stores write).
-_SQLITE_TYPES = {"id": "INTEGER", "int": "INTEGER", "text": "TEXT", "json": "TEXT", "time": "DATETIME"}
+_SQLITE_TYPES = {"id": "INTEGER", "int": "INTEGER", "text": "TEXT", "json": "TEXT", "bytes": "BLOB",
+                 "time": "DATETIME"}
 
 
 def _sqlite_column(column: Column) -> str:

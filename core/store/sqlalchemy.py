@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -96,7 +97,8 @@ def column_type(spec: ColumnSpec) -> TypeEngine[Any]:
     if spec.type == "str":
         return String(spec.length)
     kinds: dict[str, Callable[[], TypeEngine[Any]]] = {
-        "id": lambda: _ID, "int": Integer, "text": Text, "json": Text, "time": UTCDateTime}
+        "id": lambda: _ID, "int": Integer, "text": Text, "json": Text, "bytes": LargeBinary,
+        "time": UTCDateTime}
     return kinds[spec.type]()
 
 

@@ -1,0 +1,162 @@
+"""Delivering the outbox: :func:`drain` (a :class:`~acumbamail_smtp.Mailer`, one connection) and
+:func:`adrain` (an :class:`~acumbamail_smtp.AsyncMailer` pool), claim after claim until nothing
+is due. Suppression is checked again by the mailer's policy at send time; the mailer records each
+send in its store, so webhook events join to it as for an inline send.
+
+What becomes of a claimed message: accepted -> ``sent``; a 4xx or a lost connection -> back to
+the queue after the configuration's backoff, until ``deadline`` after it was enqueued, then
+``failed``; a 5xx or every recipient refused -> ``failed`` with the reply. A connection lost after
+end-of-data (``ConnectionFailed.ambiguous``) and a message taken over from a dead worker are
+counted as ``ambiguous`` and logged with the Message-ID: they may reach the relay twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConnectionFailed, PermanentError, SendError, TransientError
+from ..result import SendResult
+from ..smtp.policy import backoff_delay, is_retryable
+from .api import Outbox, default_worker
+from .model import DrainReport, QueuedMessage
+
+if TYPE_CHECKING:
+    from ..config import RelayConfig
+    from ..smtp.aio import AsyncMailer
+    from ..smtp.sync import Mailer
+
+logger = logging.getLogger("acumbamail_smtp.outbox")
+
+Outcome = SendResult | SendError
+
+
+def _note_reclaimed(items: Sequence[QueuedMessage], report: DrainReport) -> None:
+    for item in items:
+        if item.reclaimed:
+            report.ambiguous += 1
+            logger.warning("message %s: taken over from a worker whose lease expired; it may have been "
+                           "sent already (possible duplicate)", item.message_id)
+
+
+def settle(outbox: Outbox, config: RelayConfig, item: QueuedMessage, outcome: Outcome,
+           deadline: timedelta, report: DrainReport) -> None:
+    """Mark ``item`` after one send: sent, for a retry (with backoff, within ``deadline``), or failed."""
+    if isinstance(outcome, SendResult):
+        outbox.mark_sent(item, outcome)
+        report.sent += 1
+        return
+    if isinstance(outcome, ConnectionFailed) and outcome.ambiguous:
+        report.ambiguous += 1
+        logger.warning("message %s: connection lost after end-of-data, before the reply; it may have "
+                       "been delivered and is sent again (possible duplicate)", item.message_id)
+    if isinstance(outcome, TransientError | ConnectionFailed) and is_retryable(outcome):
+        delay = backoff_delay(config, max(1, item.attempts))
+        if datetime.now(UTC) + timedelta(seconds=delay) > item.created_at + deadline:
+            outbox.mark_failed(item, f"gave up after {item.attempts} attempt(s): {outcome}",
+                               reply_code=outcome.code)
+            report.failed += 1
+        else:
+            outbox.mark_retry(item, str(outcome), delay)
+            report.retried += 1
+        return
+    code = outcome.code
+    if code is None and hasattr(outcome, "result") and outcome.result.reply is not None:
+        code = outcome.result.reply.code
+    outbox.mark_failed(item, str(outcome), reply_code=code)
+    report.failed += 1
+
+
+def _send_sync(mailer: Mailer, item: QueuedMessage) -> Outcome:
+    try:
+        return mailer.send_prepared(item.prepared())
+    except (PermanentError, TransientError, ConnectionFailed) as exc:
+        return exc
+    except SendError as exc:  # AuthenticationError and the like: the configuration, not the message
+        return exc
+
+
+def drain(outbox: Outbox, mailer: Mailer, *, batch: int = 100, lease: float = 60.0,
+          worker: str | None = None, deadline: timedelta = timedelta(days=1),
+          max_batches: int | None = None, stop: threading.Event | None = None) -> DrainReport:
+    """Send every due message of ``outbox`` through ``mailer`` over one connection; what it did.
+
+    Stops when nothing is due, after ``max_batches`` claims, when ``stop`` is set (checked between
+    batches), or when the relay cannot be reached (the rest of that batch goes back to the queue
+    with the backoff)."""
+    report = DrainReport()
+    who = worker or default_worker()
+    batches = 0
+    opened = False
+    try:
+        while (max_batches is None or batches < max_batches) and not (stop and stop.is_set()):
+            items = outbox.claim(batch, worker=who, lease=lease)
+            if not items:
+                break
+            batches += 1
+            _note_reclaimed(items, report)
+            for index, item in enumerate(items):
+                if not opened:
+                    try:
+                        mailer.__enter__()
+                        opened = True
+                    except ConnectionFailed as exc:
+                        _give_back(outbox, mailer.config, items[index:], exc, deadline, report)
+                        return report
+                outcome = _send_sync(mailer, item)
+                settle(outbox, mailer.config, item, outcome, deadline, report)
+                if isinstance(outcome, ConnectionFailed) and not outcome.ambiguous:
+                    _give_back(outbox, mailer.config, items[index + 1:], outcome, deadline, report)
+                    return report
+    finally:
+        if opened:
+            mailer.__exit__(None, None, None)
+    return report
+
+
+def _give_back(outbox: Outbox, config: RelayConfig, items: Sequence[QueuedMessage], exc: SendError,
+               deadline: timedelta, report: DrainReport) -> None:
+    """The relay is unreachable: the claimed ``items`` not tried go back (or fail past the deadline)."""
+    for item in items:
+        settle(outbox, config, item, exc, deadline, report)
+
+
+async def adrain(outbox: Outbox, mailer: AsyncMailer, *, batch: int = 100, lease: float = 60.0,
+                 worker: str | None = None, deadline: timedelta = timedelta(days=1),
+                 max_batches: int | None = None) -> DrainReport:
+    """:func:`drain` over ``mailer``'s pool: each batch is sent concurrently; the database calls
+    run in a thread (``asyncio.to_thread``) so the event loop never blocks on them."""
+    report = DrainReport()
+    who = worker or default_worker()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        items = await asyncio.to_thread(outbox.claim, batch, worker=who, lease=lease)
+        if not items:
+            break
+        batches += 1
+        _note_reclaimed(items, report)
+
+        async def one(item: QueuedMessage) -> Outcome:
+            try:
+                return await mailer.send_prepared(item.prepared())
+            except SendError as exc:
+                return exc
+
+        outcomes = await asyncio.gather(*(one(item) for item in items))
+        await asyncio.to_thread(_settle_all, outbox, mailer.config, items, outcomes, deadline, report)
+        if any(isinstance(o, ConnectionFailed) and not o.ambiguous for o in outcomes):
+            break  # the relay is unreachable: leave the rest for the next drain
+    return report
+
+
+def _settle_all(outbox: Outbox, config: RelayConfig, items: Sequence[QueuedMessage],
+                outcomes: Sequence[Any], deadline: timedelta, report: DrainReport) -> None:
+    for item, outcome in zip(items, outcomes, strict=True):
+        settle(outbox, config, item, outcome, deadline, report)
+
+
+__all__ = ["DrainReport", "adrain", "drain", "settle"]
