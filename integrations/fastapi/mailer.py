@@ -40,21 +40,21 @@ class FastAPIMailer(AsyncMailer):
         super().__init__(config, pool_size=pool_size, store=store, connection=connection)
         self.template_folder = os.fspath(template_folder) if template_folder is not None else None
         self._renderer: Renderer | None = None
-        self._outbox: Outbox | None = None
+        self._queue: Outbox | None = None
         #: Set by :meth:`enqueue`, so the lifespan's outbox worker drains at once.
         self.enqueued = asyncio.Event()
 
     @property
-    def outbox(self) -> Outbox:
+    def outbox_queue(self) -> Outbox:
         """The outbox in the mailer's event store (``ACUMBAMAIL_STORE``), opened on first use."""
-        if self._outbox is None:
+        if self._queue is None:
             from acumbamail_smtp.errors import ConfigError
             from acumbamail_smtp.outbox import outbox_for
 
             if self.store is None:
                 raise ConfigError("ACUMBAMAIL_STORE", "the outbox lives in the event store: set one")
-            self._outbox = outbox_for(self.store)  # type: ignore[arg-type]
-        return self._outbox
+            self._queue = outbox_for(self.store)  # type: ignore[arg-type]
+        return self._queue
 
     async def enqueue(self, messages: AnyMessage | Sequence[AnyMessage], *,
                       send_after: datetime | None = None, priority: int = 0) -> list[str]:
@@ -65,7 +65,7 @@ class FastAPIMailer(AsyncMailer):
         ``acumbamail-smtp worker`` or Celery's ``drain_outbox``."""
         items = list(messages) if isinstance(messages, list | tuple) else [messages]
         cores = [self.to_message(m) for m in items]
-        outbox = self.outbox
+        outbox = self.outbox_queue
         ids: list[str] = await asyncio.to_thread(outbox.enqueue, cores, config=self.config,
                                                  send_after=send_after, priority=priority)
         self.enqueued.set()

@@ -15,11 +15,11 @@ from .mailer import FastAPIMailer
 logger = logging.getLogger("acumbamail_smtp.fastapi")
 
 
-async def drain_forever(mailer: FastAPIMailer, *, poll: float = 1.0) -> None:
-    """Drain the mailer's outbox over its pool until cancelled; a failed drain is logged and tried
-    again after ``poll`` (messages stay queued: nothing is lost)."""
-    outbox = mailer.outbox
-    while True:
+async def drain_forever(mailer: FastAPIMailer, stop: asyncio.Event, *, poll: float = 1.0) -> None:
+    """Drain the mailer's outbox over its pool until ``stop`` is set; a failed drain is logged and
+    tried again after ``poll`` (messages stay queued: nothing is lost)."""
+    outbox = mailer.outbox_queue
+    while not stop.is_set():
         mailer.enqueued.clear()
         try:
             await adrain(outbox, mailer)
@@ -30,13 +30,19 @@ async def drain_forever(mailer: FastAPIMailer, *, poll: float = 1.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def outbox_worker(mailer: FastAPIMailer, *, poll: float = 1.0) -> AsyncIterator[asyncio.Task[None]]:
-    """Run :func:`drain_forever` as a task for the ``async with`` block; cancelled at its end (a
-    message being sent then keeps its lease and is sent by the next worker after it expires)."""
-    task = asyncio.create_task(drain_forever(mailer, poll=poll), name="acumbamail-outbox-worker")
+async def outbox_worker(mailer: FastAPIMailer, *, poll: float = 1.0,
+                        grace: float = 30.0) -> AsyncIterator[asyncio.Task[None]]:
+    """Run :func:`drain_forever` as a task for the ``async with`` block. At its end the drain under
+    way finishes (up to ``grace`` seconds) so that every message sent is marked sent; past that it
+    is cancelled, and a message left in flight is sent again once its lease expires."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(drain_forever(mailer, stop, poll=poll), name="acumbamail-outbox-worker")
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stop.set()
+        mailer.enqueued.set()
+        try:
+            await asyncio.wait_for(task, grace)
+        except TimeoutError:
+            logger.warning("the outbox worker did not stop within %gs: cancelled", grace)
