@@ -75,8 +75,7 @@ def _open(location: StoreSetting) -> EventStore:
     return open_store(location)
 
 
-@shared_task(bind=True, name=TASK_NAME, ignore_result=False)
-def drain_outbox(self: Task[Any, Any]) -> dict[str, int]:
+def _drain_outbox(self: Task[Any, Any]) -> dict[str, int]:
     """Send every due message of the outbox over one connection; the counts of what happened."""
     app = self.app
     outbox, store = outbox_of(app)
@@ -85,6 +84,10 @@ def drain_outbox(self: Task[Any, Any]) -> dict[str, int]:
                    lease=float(app.conf.get("acumbamail_lease") or 60.0))
     return {"sent": report.sent, "retried": report.retried, "failed": report.failed,
             "ambiguous": report.ambiguous}
+
+
+#: The task: ``drain_outbox.delay()`` (or :func:`trigger_drain`) queues a run.
+drain_outbox: Any = shared_task(bind=True, name=TASK_NAME, ignore_result=False)(_drain_outbox)
 
 
 def trigger_drain(app: Celery | None = None) -> AsyncResult:

@@ -9,7 +9,7 @@ import os
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import InvalidMessage
@@ -53,7 +53,7 @@ class FastAPIMailer(AsyncMailer):
 
             if self.store is None:
                 raise ConfigError("ACUMBAMAIL_STORE", "the outbox lives in the event store: set one")
-            self._queue = outbox_for(self.store)  # type: ignore[arg-type]
+            self._queue = outbox_for(self.store)
         return self._queue
 
     async def enqueue(self, messages: AnyMessage | Sequence[AnyMessage], *,
@@ -64,7 +64,7 @@ class FastAPIMailer(AsyncMailer):
         insert runs in a thread. A worker sends them: the lifespan's (``drain_outbox=True``),
         ``acumbamail-smtp worker`` or Celery's ``drain_outbox``."""
         items = list(messages) if isinstance(messages, list | tuple) else [messages]
-        cores = [self.to_message(m) for m in items]
+        cores = [self.to_message(cast("AnyMessage", m)) for m in items]
         outbox = self.outbox_queue
         ids: list[str] = await asyncio.to_thread(outbox.enqueue, cores, config=self.config,
                                                  send_after=send_after, priority=priority)
