@@ -359,7 +359,7 @@ order = SimpleNamespace(number="42", email="ana@example.org")
 
 
 #: The blocks that cannot run on their own, and why (the README says so in the marker).
-EXPECTED_SKIPS = 5
+EXPECTED_SKIPS = 7
 
 
 def test_skipped_examples_say_why_and_stay_few() -> None:
