@@ -24,7 +24,7 @@ REPORTS = ROOT / "artifacts" / "junit"
 #: Test folders of the core, the test server and the README examples, run on every supported Python.
 CORE_TESTS = [
     "tests/boundaries", "tests/core", "tests/testserver", "tests/webhooks", "tests/templates",
-    "tests/reports", "tests/perf", "tests/readme",
+    "tests/reports", "tests/perf", "tests/readme", "tests/outbox",
 ]
 
 
@@ -55,7 +55,7 @@ def browser(session: nox.Session) -> None:
 def postgres(session: nox.Session) -> None:
     """The SQLAlchemy event store against a real PostgreSQL (ACUMBAMAIL_TEST_POSTGRES_URL)."""
     session.install(".[dev,postgres,django,flask,fastapi]", "pytest-django>=4.8")
-    _pytest(session, "-m", "postgres", "tests/webhooks", "tests/reports")
+    _pytest(session, "-m", "postgres", "tests/webhooks", "tests/reports", "tests/outbox")
 
 
 @nox.session(python="3.11")

@@ -27,6 +27,7 @@ CORE_COMMANDS: tuple[str, ...] = (
     "acumbamail_smtp.cli.templates",
     "acumbamail_smtp.cli.webhooks",
     "acumbamail_smtp.cli.reports",
+    "acumbamail_smtp.cli.outbox",
 )
 
 

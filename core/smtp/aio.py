@@ -128,7 +128,8 @@ class AsyncSMTPConnection:
         except (OSError, TimeoutError) as exc:
             self.discard()
             why = exc or type(exc).__name__
-            raise errors.ConnectionFailed(f"connection to the relay dropped: {why}") from exc
+            raise errors.ConnectionFailed(f"connection to the relay dropped: {why}",
+                                          ambiguous=isinstance(exc, protocol.LostAfterData)) from exc
         except BaseException:
             # Cancelled (or interrupted) mid-transaction: the relay may be waiting for the rest of
             # this message, so the connection must never serve another one.

@@ -8,7 +8,15 @@ import asyncio
 from collections.abc import Callable
 
 from ..result import Reply, SendResult
-from .protocol import MAX_REPLY_LINE, Exchange, advance, parse_reply_line, reply_from_lines
+from .protocol import (
+    MAX_REPLY_LINE,
+    Exchange,
+    LostAfterData,
+    advance,
+    ends_data,
+    parse_reply_line,
+    reply_from_lines,
+)
 
 
 class ReplyReader(asyncio.Protocol):
@@ -72,12 +80,21 @@ async def run_async(steps: Exchange, transport: asyncio.Transport, reader: Reply
     """Drive ``steps`` over ``transport``, whose protocol is ``reader`` for the duration;
     ``seconds`` bounds the wait for each reply; ``trace`` sees each write and reply."""
     answer: Reply | None = None
+    after_data = False
     while not isinstance(step := advance(steps, answer, trace), SendResult):
         if step is None:
-            answer = await reader.reply(seconds)
+            try:
+                answer = await reader.reply(seconds)
+            except OSError as exc:  # TimeoutError is one
+                if after_data:
+                    raise LostAfterData(f"{exc or type(exc).__name__} (after end-of-data, "
+                                        "before the reply)") from exc
+                raise
+            after_data = False
         else:
             if transport.is_closing():
                 raise ConnectionError("the connection to the relay is closed")
             transport.write(step)
+            after_data = ends_data(step)
             answer = None
     return step

@@ -187,15 +187,34 @@ def advance(steps: Exchange, answer: Reply | None,
     return step
 
 
+class LostAfterData(ConnectionError):
+    """The connection failed after the message's end-of-data was written and before the relay's
+    reply to it: the relay may have taken the message (the drivers raise this, the connections
+    turn it into ``ConnectionFailed(ambiguous=True)``)."""
+
+
+def ends_data(step: bytes) -> bool:
+    """Whether the write ``step`` is a message's data block (which ends with ``CRLF.CRLF``)."""
+    return step.endswith(b"\r\n.\r\n")
+
+
 def run_sync(steps: Exchange, sock: socket.socket, rfile: IO[bytes],
              trace: Callable[[str, object], None] | None = None) -> SendResult:
     """Drive ``steps`` over a connected socket and its buffered reader."""
     answer: Reply | None = None
+    after_data = False
     while not isinstance(step := advance(steps, answer, trace), SendResult):
         if step is None:
-            answer = read_reply(rfile)
+            try:
+                answer = read_reply(rfile)
+            except OSError as exc:
+                if after_data:
+                    raise LostAfterData(f"{exc} (after end-of-data, before the reply)") from exc
+                raise
+            after_data = False
         else:
             sock.sendall(step)
+            after_data = ends_data(step)
             answer = None
     return step
 

@@ -170,7 +170,8 @@ class SMTPConnection:
             raise
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.discard()
-            raise ConnectionFailed(f"connection to the relay dropped: {exc}") from exc
+            raise ConnectionFailed(f"connection to the relay dropped: {exc}",
+                                   ambiguous=isinstance(exc, protocol.LostAfterData)) from exc
         except BaseException:
             # Interrupted mid-transaction: never let the next message continue this one.
             self.discard()
