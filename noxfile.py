@@ -15,6 +15,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 nox.options.sessions = [
     "lint", "typecheck", "tests", "browser", "postgres", "wheel", "demo", "django", "flask", "fastapi",
+    "celery",
 ]
 
 PYTHONS = ["3.11", "3.12", "3.13"]
@@ -75,7 +76,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
     """mypy, strict on the core (the installed package, so the folder mapping is what users get)."""
-    session.install(".[dev,django,flask,fastapi,sqlalchemy,otel]", "mypy>=1.10", "django-stubs>=5.0")
+    session.install(".[dev,django,flask,fastapi,sqlalchemy,otel,celery]", "mypy>=1.10", "django-stubs>=5.0")
     session.run("mypy", "-p", "acumbamail_smtp")
 
 
@@ -123,6 +124,14 @@ def fastapi(session: nox.Session, fastapi: str) -> None:
     pin = "fastapi==0.110.3" if fastapi == "oldest" else "fastapi"
     session.install(".[dev,fastapi]", pin, "uvicorn>=0.29")
     _pytest(session, "tests/fastapi")
+
+
+@nox.session(python="3.11")
+def celery(session: nox.Session) -> None:
+    """The Celery adapter: a real worker process, Redis as the broker (the fixture starts Debian's
+    redis-server on 127.0.0.1, or uses ACUMBAMAIL_TEST_REDIS_URL), the SQLite and PostgreSQL outboxes."""
+    session.install(".[dev,celery,postgres]", "redis>=4.5")
+    _pytest(session, "tests/celery")
 
 
 @nox.session(python="3.11")

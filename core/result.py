@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-Status = Literal["sent", "partially_refused", "refused"]
+#: ``queued``: stored in the outbox (:mod:`acumbamail_smtp.outbox`), not sent yet.
+Status = Literal["sent", "partially_refused", "refused", "queued"]
 
 _QUEUE_ID = re.compile(r"queued as\s+<?([A-Za-z0-9._\-]+)>?", re.IGNORECASE)
 

@@ -2,7 +2,7 @@
 handed to each request by the ``get_mailer`` dependency (``MailerDep``)."""
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
 from acumbamail_smtp.config import RelayConfig
@@ -45,7 +45,8 @@ def _endpoints(routes: Iterable[Any]) -> Iterator[Any]:
 @asynccontextmanager
 async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None = None, *,
                               config: RelayConfig | None = None, mailer: FastAPIMailer | None = None,
-                              store: EventStore | None = None) -> AsyncIterator[None]:
+                              store: EventStore | None = None,
+                              drain_outbox: bool | None = None) -> AsyncIterator[None]:
     """Put the application's mailer on ``app.state`` for the app's lifetime and close its
     connections at shutdown. ``FastAPI(lifespan=acumbamail_lifespan)`` reads ``ACUMBAMAIL_*``
     settings; or enter it inside your own lifespan (``async with acumbamail_lifespan(app, ...)``).
@@ -53,6 +54,8 @@ async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None 
     ``config`` or ``mailer`` replace the relay settings; ``store`` (or ``ACUMBAMAIL_STORE``, then
     opened and closed here) is the event store the mailer checks for suppressed recipients and
     the webhook router writes to. ``ACUMBAMAIL_SUPPRESS_SEND`` makes the mailer a RecordingMailer.
+    ``drain_outbox`` (default ``ACUMBAMAIL_OUTBOX_WORKER``) sends what ``mailer.enqueue`` stores
+    from a task in the app's event loop, every ``ACUMBAMAIL_OUTBOX_POLL`` seconds (1).
     """
     if settings is None and mailer is None and config is None:
         settings = AcumbamailSettings()
@@ -82,8 +85,16 @@ async def acumbamail_lifespan(app: FastAPI, settings: AcumbamailSettings | None 
                  RECEIVER_STATE: receiver}
         for name, value in state.items():
             setattr(app.state, name, value)
+        if drain_outbox is None:
+            drain_outbox = settings.outbox_worker if settings is not None else False
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if drain_outbox:
+                    from .outbox import outbox_worker
+
+                    await stack.enter_async_context(outbox_worker(
+                        mailer, poll=settings.outbox_poll if settings is not None else 1.0))
+                yield
         finally:
             for name in state:
                 if hasattr(app.state, name):

@@ -8,7 +8,8 @@ import asyncio
 import os
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from acumbamail_smtp.config import RelayConfig
 from acumbamail_smtp.errors import InvalidMessage
@@ -18,6 +19,7 @@ from acumbamail_smtp.smtp.aio import AsyncMailer
 from acumbamail_smtp.smtp.policy import AsyncConnection, AsyncRecordingConnection
 
 if TYPE_CHECKING:
+    from acumbamail_smtp.outbox import Outbox
     from acumbamail_smtp.store.sqlite import EventStore
     from acumbamail_smtp.templates.renderer import Renderer
     from fastapi_mail import MessageSchema
@@ -38,6 +40,36 @@ class FastAPIMailer(AsyncMailer):
         super().__init__(config, pool_size=pool_size, store=store, connection=connection)
         self.template_folder = os.fspath(template_folder) if template_folder is not None else None
         self._renderer: Renderer | None = None
+        self._queue: Outbox | None = None
+        #: Set by :meth:`enqueue`, so the lifespan's outbox worker drains at once.
+        self.enqueued = asyncio.Event()
+
+    @property
+    def outbox_queue(self) -> Outbox:
+        """The outbox in the mailer's event store (``ACUMBAMAIL_STORE``), opened on first use."""
+        if self._queue is None:
+            from acumbamail_smtp.errors import ConfigError
+            from acumbamail_smtp.outbox import outbox_for
+
+            if self.store is None:
+                raise ConfigError("ACUMBAMAIL_STORE", "the outbox lives in the event store: set one")
+            self._queue = outbox_for(self.store)
+        return self._queue
+
+    async def enqueue(self, messages: AnyMessage | Sequence[AnyMessage], *,
+                      send_after: datetime | None = None, priority: int = 0) -> list[str]:
+        """Store messages (Messages or MessageSchemas) in the outbox and return their Message-IDs.
+
+        Validated and prepared here (InvalidMessage is raised before anything is stored); the
+        insert runs in a thread. A worker sends them: the lifespan's (``drain_outbox=True``),
+        ``acumbamail-smtp worker`` or Celery's ``drain_outbox``."""
+        items = list(messages) if isinstance(messages, list | tuple) else [messages]
+        cores = [self.to_message(cast("AnyMessage", m)) for m in items]
+        outbox = self.outbox_queue
+        ids: list[str] = await asyncio.to_thread(outbox.enqueue, cores, config=self.config,
+                                                 send_after=send_after, priority=priority)
+        self.enqueued.set()
+        return ids
 
     @property
     def renderer(self) -> Renderer:

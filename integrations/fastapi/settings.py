@@ -30,7 +30,8 @@ class AcumbamailSettings(BaseSettings):
     Relay: HOST, PORT, USERNAME, PASSWORD or AUTH_TOKEN, SECURITY, TIMEOUT, DEFAULT_FROM,
     DEFAULT_CATEGORY, CA_FILE, CERTFILE, KEYFILE, ALLOW_INSECURE, LOCAL_HOSTNAME, MAX_TRIES.
     FastAPI: POOL_SIZE (pooled connections), TEMPLATE_FOLDER, STORE (event store: a SQLite path or
-    a SQLAlchemy URL), SUPPRESS_SEND (validate and record, send nothing), WEBHOOK_TOKEN,
+    a SQLAlchemy URL), SUPPRESS_SEND (validate and record, send nothing), OUTBOX_WORKER (the
+    lifespan drains the outbox), OUTBOX_POLL (its seconds between drains), WEBHOOK_TOKEN,
     WEBHOOK_BASIC_AUTH (``user:pass`` pairs, comma-separated), WEBHOOK_SIGNING_SECRETS,
     WEBHOOK_INSECURE. Empty variables count as unset; other keys of a shared ``.env`` file are
     left to the rest of the application.
@@ -61,6 +62,8 @@ class AcumbamailSettings(BaseSettings):
     template_folder: Path | None = None
     store: str | None = None
     suppress_send: bool = False
+    outbox_worker: bool = False
+    outbox_poll: float = 1.0
 
     webhook_token: SecretStr | None = None
     webhook_basic_auth: SecretStr | None = None

@@ -15,7 +15,7 @@ from .extension import Acumbamail, AppContextError, Connection
 from .health import acumbamail_health_blueprint
 from .message import Attachment, BadHeaderError, Message
 from .reports import acumbamail_reports_blueprint
-from .signals import email_dispatched, message_sent, signals, tracking_event
+from .signals import email_dispatched, message_failed, message_sent, signals, tracking_event
 
 __all__ = [
     "Acumbamail",
@@ -27,6 +27,7 @@ __all__ = [
     "acumbamail_health_blueprint",
     "acumbamail_reports_blueprint",
     "email_dispatched",
+    "message_failed",
     "message_sent",
     "signals",
     "tracking_event",

@@ -1,4 +1,4 @@
-"""``flask acumbamail check`` and ``flask acumbamail send-test ADDRESS``."""
+"""``flask acumbamail check``, ``flask acumbamail send-test ADDRESS`` and ``flask acumbamail worker``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,22 @@ from acumbamail_smtp.errors import AcumbamailError, InvalidMessage, MissingSende
 from acumbamail_smtp.message.model import Message as CoreMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.smtp.diagnostics import check_relay
-from flask import current_app
+from acumbamail_smtp.store.sqlite import EventStore
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .outbox import drain_app, work
+from .settings import SendSettings
+
 acumbamail_cli = AppGroup("acumbamail", help="Acumbamail's SMTP relay: check the settings, send a test.")
+
+
+class _State(Protocol):
+    """What the worker uses of the app's extension state."""
+
+    def settings(self, app: Flask) -> SendSettings: ...
+
+    def store(self, app: Flask) -> EventStore | None: ...
 
 
 class _Sender(Protocol):
@@ -74,3 +86,24 @@ def send_test_command(address: str, sender: str | None, category: str | None, su
     click.echo(f"queue id: {result.queue_id or 'not given by the relay'}")
     for refused, reply in result.refused.items():
         click.echo(f"refused {refused}: {reply}")
+
+
+@acumbamail_cli.command("worker")
+@click.option("--once", is_flag=True, help="Drain what is due, print the counts and stop.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between drains.")
+def worker_command(once: bool, poll: float) -> None:
+    """Send the messages queued by ACUMBAMAIL_OUTBOX; the app's signals fire as each is sent.
+    Runs until SIGTERM or Ctrl-C; several workers may share one outbox."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: _State = app.extensions["acumbamail"]
+    settings, store = state.settings(app), state.store(app)
+    try:
+        if once:
+            report = drain_app(app, settings, store)
+            click.echo(f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "
+                       f"ambiguous {report.ambiguous}")
+            return
+        click.echo(f"acumbamail worker: draining the outbox every {poll:g}s (Ctrl-C stops)")
+        work(app, settings, store, poll=poll)
+    except AcumbamailError as exc:
+        raise click.ClickException(str(exc)) from None

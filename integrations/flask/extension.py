@@ -21,17 +21,18 @@ from acumbamail_smtp.errors import AcumbamailError, ConfigError, MissingSender, 
 from acumbamail_smtp.message.model import Message as CoreMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.settings import to_bool
-from acumbamail_smtp.smtp.policy import RecordingConnection
-from acumbamail_smtp.smtp.sync import Mailer
 from acumbamail_smtp.store.open import open_store
 from acumbamail_smtp.store.sqlite import DEFAULT_STORE_PATH, EventStore
 from flask import Blueprint, Flask, current_app, has_app_context
 
+from .mailers import mailer_for
 from .message import Message, to_core_message
+from .outbox import app_outbox, enqueue, outbox_enabled
 from .settings import SEND_KEYS, SendSettings, logger, send_settings, template_folders, unknown_keys
 from .signals import email_dispatched, message_sent
 
 if TYPE_CHECKING:
+    from acumbamail_smtp.outbox import Outbox
     from acumbamail_smtp.templates.renderer import Renderer
     from acumbamail_smtp.webhooks.receiver import WebhookReceiver
 
@@ -52,6 +53,7 @@ class _State:
         self.lock = threading.Lock()
         self.settings_cache: tuple[dict[str, Any], SendSettings] | None = None
         self.store_cache: tuple[Any, str, EventStore | None] | None = None
+        self.outbox_cache: tuple[EventStore | None, Outbox] | None = None
         self.receiver_cache: tuple[dict[str, Any], EventStore, WebhookReceiver] | None = None
         self.renderer_cache: tuple[tuple[str, ...], Renderer] | None = None
 
@@ -81,6 +83,16 @@ class _State:
             store = _open_store(value, app.instance_path)
             self.store_cache = (value, app.instance_path, store)
             return store
+
+    def outbox(self, app: Flask) -> Outbox | None:
+        """The outbox in the app's store when ``ACUMBAMAIL_OUTBOX`` is on, else None (inline)."""
+        if not outbox_enabled(app_config(app)):
+            return None
+        store = self.store(app)
+        cached = self.outbox_cache
+        if cached is None or cached[0] is not store:
+            cached = self.outbox_cache = (store, app_outbox(store))
+        return cached[1]
 
 
 #: Environment names printed by ``acumbamail-smtp testserver`` that differ from the Flask keys.
@@ -181,29 +193,6 @@ def _mark(message: AnyMessage, result: SendResult) -> None:
         message.msgId = result.message_id
 
 
-class _SuppressionOnly:
-    """The app's store as seen by a mailer whose sending is suppressed: the suppression list
-    applies, but made-up sends are not recorded (nothing was sent)."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-
-    def suppressed(self, addresses: Iterable[str]) -> set[str]:
-        return self.store.suppressed(addresses)
-
-    def record_sends(self, results: Sequence[SendResult]) -> None:
-        """Nothing was sent: nothing to record."""
-
-
-def _mailer(settings: SendSettings, store: EventStore | None) -> Mailer:
-    """The core mailer for these settings: with sending suppressed, its connection is a
-    :class:`~acumbamail_smtp.smtp.RecordingConnection` (nothing connects; no queue ids)."""
-    if not settings.suppress:
-        return Mailer(settings.relay, store=store, max_per_connection=settings.max_emails)
-    return Mailer(settings.relay, store=_SuppressionOnly(store) if store is not None else None,
-                  connection=RecordingConnection(queue_ids=False), max_per_connection=settings.max_emails)
-
-
 class Connection:
     """One reused connection to the relay, from :meth:`Acumbamail.connect`: open from entering
     the ``with`` block to leaving it (used without ``with``, each call connects for itself).
@@ -213,10 +202,12 @@ class Connection:
     checked against the suppression list and recorded.
     """
 
-    def __init__(self, app: Flask, settings: SendSettings, store: EventStore | None) -> None:
+    def __init__(self, app: Flask, settings: SendSettings, store: EventStore | None,
+                 outbox: Outbox | None = None) -> None:
         self.app = app
         self.settings = settings
-        self.mailer = _mailer(settings, store)
+        self.mailer = mailer_for(settings, store)
+        self.outbox = outbox
         self.ascii_attachments = to_bool("MAIL_ASCII_ATTACHMENTS",
                                          app.config.get("MAIL_ASCII_ATTACHMENTS") or False)
 
@@ -237,6 +228,10 @@ class Connection:
         accepted it (its ``result`` is also set on the message)."""
         core = self._core(message)
         _require_senders([core], self.settings.relay)
+        if self.outbox is not None:  # stored now, sent (and signalled) by the worker
+            queued = enqueue(self.outbox, [core], self.settings)[0]
+            _mark(message, queued)
+            return queued
         try:
             result = self.mailer.send(core)
         except SendError:
@@ -258,6 +253,11 @@ class Connection:
         originals = list(messages)
         cores = [self._core(m) for m in originals]
         _require_senders(cores, self.settings.relay)
+        if self.outbox is not None:
+            queued = enqueue(self.outbox, cores, self.settings)
+            for message, result in zip(originals, queued, strict=True):
+                _mark(message, result)
+            return queued
         try:
             results = self.mailer.send_many(cores)
         except SendError as exc:
@@ -325,7 +325,7 @@ class Acumbamail:
         """A connection to use in a ``with`` block to send several messages over it."""
         app, state = _app_and_state("acumbamail.connect()")
         settings = state.settings(app)
-        return Connection(app, settings, state.store(app))
+        return Connection(app, settings, state.store(app), state.outbox(app))
 
     def send(self, message: AnyMessage) -> SendResult:
         """Send one message (ours, Flask-Mail-style, or the core's) and return its result.

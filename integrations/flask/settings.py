@@ -46,7 +46,7 @@ WEBHOOK_NAMES: Mapping[str, str] = {name: key for key, name in WEBHOOK_KEYS.item
 #: Every ``ACUMBAMAIL_*`` key the extension reads (others are reported once, as likely typos).
 KNOWN_KEYS = frozenset(
     [k for k in SEND_KEYS if k.startswith("ACUMBAMAIL_")]
-    + list(WEBHOOK_KEYS) + ["ACUMBAMAIL_STORE", "ACUMBAMAIL_TEMPLATE_FOLDERS"]
+    + list(WEBHOOK_KEYS) + ["ACUMBAMAIL_STORE", "ACUMBAMAIL_TEMPLATE_FOLDERS", "ACUMBAMAIL_OUTBOX"]
 )
 
 

@@ -24,3 +24,8 @@ tracking_event = signals.signal("acumbamail-tracking-event", doc="""\
 Sent for each new event the webhook endpoint stored (delivered, opened, clicked, bounced,
 complained): ``sender`` is the app, with ``event=`` (an :class:`~acumbamail_smtp.Event` joined to
 its send, so ``event.category`` and ``event.message_id`` are filled when known).""")
+
+message_failed = signals.signal("acumbamail-message-failed", doc="""\
+Sent by the outbox worker (``ACUMBAMAIL_OUTBOX``) when the relay refused a queued message for good:
+``sender`` is the app, with ``message=`` (subject, sender, recipients and ``msgId`` of the stored
+message) and ``error=`` (the :class:`~acumbamail_smtp.SendError`).""")

@@ -369,7 +369,7 @@ def _outbox(ctx: Ctx, code: str) -> Iterator[str]:
 
 
 #: The blocks that cannot run on their own, and why (the README says so in the marker).
-EXPECTED_SKIPS = 6  # +1: the Django background-sending settings fragment
+EXPECTED_SKIPS = 8  # +1 Django background-sending settings, +2 Celery and FastAPI background blocks
 
 
 def test_skipped_examples_say_why_and_stay_few() -> None:
