@@ -15,11 +15,13 @@ logger = logging.getLogger("acumbamail_smtp.store")
 class BatchedSendStore:
     """A store as a mailer sees it during one batch: :meth:`prefetch` reads the suppression list once
     for every recipient of the batch, and sends are recorded in one transaction at :meth:`flush`,
-    instead of one query and one commit per message. ``suppression=False`` skips the list."""
+    instead of one query and one commit per message. ``suppression=False`` skips the list;
+    ``record=False`` records nothing (test modes: see :class:`SuppressionOnly`)."""
 
-    def __init__(self, store: EventStore, suppression: bool = True) -> None:
+    def __init__(self, store: EventStore, suppression: bool = True, record: bool = True) -> None:
         self.store = store
         self.suppression = suppression
+        self.record = record
         self.pending: list[SendResult] = []
         self._checked: set[str] = set()
         self._blocked: set[str] = set()
@@ -44,7 +46,8 @@ class BatchedSendStore:
 
     def record_sends(self, results: Sequence[SendResult]) -> None:
         """Buffer ``results`` until :meth:`flush`."""
-        self.pending.extend(results)
+        if self.record:
+            self.pending.extend(results)
 
     def flush(self) -> None:
         """Record the sends buffered since the last flush; a failure is logged, never raised."""
@@ -58,4 +61,20 @@ class BatchedSendStore:
             logger.exception("could not record %d sent message(s) in the event store", len(results))
 
 
-__all__ = ["BatchedSendStore"]
+class SuppressionOnly:
+    """A store as every test mode's mailer sees it (Flask's ``TESTING``/``SUPPRESS_SEND``, FastAPI's
+    ``RecordingMailer``, Django's ``TestEmailBackend``): the suppression list applies as for real,
+    but nothing is recorded, because nothing was sent: the store and its reports only ever hold
+    what the relay accepted."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def suppressed(self, addresses: Iterable[str]) -> set[str]:
+        return self.store.suppressed(addresses)
+
+    def record_sends(self, results: Sequence[SendResult]) -> None:
+        """Nothing was sent: nothing to record."""
+
+
+__all__ = ["BatchedSendStore", "SuppressionOnly"]

@@ -54,7 +54,7 @@ class EmailBackend(BaseEmailBackend):
                  allow_insecure: bool | None = None, ca_file: str | None = None, max_tries: int | None = None,
                  local_hostname: str | None = None, suppression: bool | None = None,
                  store: EventStore | str | None = None, connection: SyncConnection | None = None,
-                 **kwargs: Any) -> None:
+                 record_sends: bool = True, **kwargs: Any) -> None:
         if HAS_MAILERS:
             super().__init__(**kwargs)  # Django reports unknown OPTIONS with the mailer's alias
         else:
@@ -77,7 +77,8 @@ class EmailBackend(BaseEmailBackend):
         self.config = conf.relay_config(arguments, alias)
         self.store = conf.event_store(arguments, where)
         self.suppression = conf.suppression(arguments, where, self.store)
-        self._batch = None if self.store is None else BatchedSendStore(self.store, self.suppression)
+        self._batch = None if self.store is None else BatchedSendStore(self.store, self.suppression,
+                                                                    record=record_sends)
         # The mailer sees the batch wrapper as its store (one suppression query, one record per batch).
         # ``connection`` replaces the SMTP exchange (TestEmailBackend records instead of sending).
         self._mailer = Mailer(self.config, store=self._batch, connection=connection)

@@ -41,7 +41,8 @@ class TestEmailBackend(EmailBackend):
     """Our :class:`~acumbamail_smtp.integrations.django.EmailBackend` with the SMTP exchange
     replaced by a :class:`~acumbamail_smtp.smtp.RecordingConnection`: messages are prepared
     (an invalid one raises), categorised, checked against the suppression list, given their
-    ``acumbamail_status``, signalled and recorded in the store as for real, then appended to
+    ``acumbamail_status`` and signalled as for real (but not recorded in the store: nothing was
+    sent), then appended to
     ``django.core.mail.outbox`` like Django's locmem backend does, when a recipient accepted them.
     Nothing connects. ``recorder.prepared`` holds the envelopes and bytes."""
 
@@ -49,7 +50,7 @@ class TestEmailBackend(EmailBackend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.recorder = RecordingConnection()
-        super().__init__(*args, connection=self.recorder, **kwargs)
+        super().__init__(*args, connection=self.recorder, record_sends=False, **kwargs)
         if not hasattr(mail, "outbox"):
             mail.outbox = []
 

@@ -17,6 +17,8 @@ from acumbamail_smtp.message.model import Message, PreparedMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.smtp.aio import AsyncMailer
 from acumbamail_smtp.smtp.policy import AsyncConnection, AsyncRecordingConnection
+from acumbamail_smtp.store.batched import SuppressionOnly
+from acumbamail_smtp.store.protocols import SendStore
 
 if TYPE_CHECKING:
     from acumbamail_smtp.outbox import Outbox
@@ -34,7 +36,7 @@ class FastAPIMailer(AsyncMailer):
     ``send_template`` from ``template_folder`` (then the starter templates)."""
 
     def __init__(self, config: RelayConfig | None = None, *, pool_size: int = 4,
-                 store: EventStore | None = None,
+                 store: SendStore | None = None,
                  template_folder: str | os.PathLike[str] | None = None,
                  connection: AsyncConnection | None = None) -> None:
         super().__init__(config, pool_size=pool_size, store=store, connection=connection)
@@ -134,8 +136,8 @@ class RecordingMailer(FastAPIMailer):
     """A mailer that sends nothing: the core AsyncMailer with an
     :class:`~acumbamail_smtp.smtp.AsyncRecordingConnection`. Each message goes through the core's
     ``prepare`` (so an invalid one raises as it would for real) and suppression (with a
-    ``store``, where sends are recorded), then lands in ``outbox`` (the Messages, with
-    ``send_result`` set) and ``prepared`` (their bytes and envelope). Results are ``sent``
+    ``store``; nothing is recorded there, since nothing was sent), then lands in ``outbox`` (the
+    Messages, with ``send_result`` set) and ``prepared`` (their bytes and envelope). Results are ``sent``
     (``partially_refused`` when some recipients are suppressed, as for real) with a made-up queue
     id. ``config`` defaults to a RelayConfig that only serves defaults (``default_from``...).
     It is what ``ACUMBAMAIL_SUPPRESS_SEND`` puts in place of the mailer."""
@@ -144,7 +146,8 @@ class RecordingMailer(FastAPIMailer):
                  template_folder: str | os.PathLike[str] | None = None,
                  outbox: list[Message] | None = None) -> None:
         recorder = _Outbox(outbox if outbox is not None else [])
-        super().__init__(config if config is not None else RelayConfig(), store=store,
+        super().__init__(config if config is not None else RelayConfig(),
+                         store=SuppressionOnly(store) if store is not None else None,
                          template_folder=template_folder, connection=recorder)
         self.outbox: list[Message] = recorder.outbox
         self.prepared: list[PreparedMessage] = recorder.prepared

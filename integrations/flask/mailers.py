@@ -3,7 +3,6 @@ worker, where each outcome fires the app's signals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 
@@ -12,6 +11,7 @@ from acumbamail_smtp.message.model import PreparedMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.smtp.policy import RecordingConnection
 from acumbamail_smtp.smtp.sync import Mailer
+from acumbamail_smtp.store.batched import SuppressionOnly
 from acumbamail_smtp.store.protocols import SendStore
 from acumbamail_smtp.store.sqlite import EventStore
 from flask import Flask
@@ -21,20 +21,6 @@ from .settings import SendSettings
 from .signals import email_dispatched, message_failed, message_sent
 
 
-class _SuppressionOnly:
-    """The app's store as seen by a mailer whose sending is suppressed: the suppression list
-    applies, but made-up sends are not recorded (nothing was sent)."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-
-    def suppressed(self, addresses: Iterable[str]) -> set[str]:
-        return self.store.suppressed(addresses)
-
-    def record_sends(self, results: Sequence[SendResult]) -> None:
-        """Nothing was sent: nothing to record."""
-
-
 def mailer_for(settings: SendSettings, store: EventStore | None, *, app: Flask | None = None) -> Mailer:
     """The core mailer for these settings (a :class:`SignallingMailer` for ``app``'s worker): with
     sending suppressed, its connection is a :class:`~acumbamail_smtp.smtp.RecordingConnection`
@@ -42,7 +28,7 @@ def mailer_for(settings: SendSettings, store: EventStore | None, *, app: Flask |
     target: SendStore | None = store
     connection = None
     if settings.suppress:
-        target = _SuppressionOnly(store) if store is not None else None
+        target = SuppressionOnly(store) if store is not None else None
         connection = RecordingConnection(queue_ids=False)
     if app is not None:
         return SignallingMailer(app, settings, target, connection)

@@ -47,8 +47,8 @@ def test_the_recording_connection_gets_the_prepared_message_and_suppression_appl
     assert mixed.acumbamail_status.status == "partially_refused"
     assert only_gone.acumbamail_status.suppressed == ["gone@example.com"]
     assert mail.outbox == [mixed]
-    assert {(s.recipient, s.status) for s in DjangoEventStore().sends()} == {
-        ("ana@example.com", "sent"), ("gone@example.com", "suppressed")}
+    # the one answer for every test mode: suppression applies, nothing is recorded (nothing was sent)
+    assert list(DjangoEventStore().sends()) == []
     assert test_backend.sessions == 0
 
 
