@@ -30,8 +30,10 @@ def _cte(body: str) -> str:
 
 
 def build_email_message(headers: Headers, text: str | None, html: str | None,
-                        attachments: Sequence[Attachment]) -> EmailMessage:
-    """The message as a standard-library :class:`~email.message.EmailMessage`."""
+                        attachments: Sequence[Attachment], *, charset: str | None = None,
+                        alternatives: Sequence[tuple[str, str]] = ()) -> EmailMessage:
+    """The message as a standard-library :class:`~email.message.EmailMessage` (the body parts in
+    ``charset``, UTF-8 by default; ``alternatives`` after the text and HTML parts)."""
     pol = policy.SMTPUTF8 if headers.smtputf8 else policy.SMTP
     msg = EmailMessage(policy=pol)
     utf8 = headers.smtputf8
@@ -50,12 +52,13 @@ def build_email_message(headers: Headers, text: str | None, html: str | None,
     for name, value in headers.extra:
         msg[name] = value
     # Non-ASCII bodies go quoted-printable: 8bit would need BODY=8BITMIME from every hop.
-    if text or (text is not None and not html):
-        msg.set_content(text, cte=_cte(text))
-        if html:
-            msg.add_alternative(html, subtype="html", cte=_cte(html))
-    elif html:
-        msg.set_content(html, subtype="html", cte=_cte(html))
+    cs = charset or "utf-8"
+    bodies = [("plain", text)] if text or (text is not None and not html) else []
+    bodies += [("html", html)] if html else []
+    bodies += list(alternatives)
+    for index, (subtype, content) in enumerate(bodies):
+        write = msg.set_content if index == 0 else msg.add_alternative
+        write(content, subtype=subtype, charset=cs, cte=_cte(content))
     inline = [a for a in attachments if a.content_id]
     if inline:
         html_part = msg.get_body(("html",))
@@ -74,19 +77,23 @@ def build_email_message(headers: Headers, text: str | None, html: str | None,
 
 
 def serialize(headers: Headers, text: str | None, html: str | None,
-              attachments: Sequence[Attachment]) -> bytes:
+              attachments: Sequence[Attachment], *, charset: str | None = None,
+              alternatives: Sequence[tuple[str, str]] = ()) -> bytes:
     """The message as bytes with CRLF line endings, ready for DATA (before dot-stuffing).
 
     The fast writer (:mod:`acumbamail_smtp.message.fastmime`) handles the common message; anything it
     declines (SMTPUTF8, unusual header text or parts) goes through the standard library's writer.
     """
-    data = fastmime.write(headers, text, html, attachments)
-    if data is not None:
-        return data
-    return serialize_stdlib(headers, text, html, attachments)
+    if charset is None and not alternatives:
+        data = fastmime.write(headers, text, html, attachments)
+        if data is not None:
+            return data
+    return serialize_stdlib(headers, text, html, attachments, charset=charset, alternatives=alternatives)
 
 
 def serialize_stdlib(headers: Headers, text: str | None, html: str | None,
-                     attachments: Sequence[Attachment]) -> bytes:
+                     attachments: Sequence[Attachment], *, charset: str | None = None,
+                     alternatives: Sequence[tuple[str, str]] = ()) -> bytes:
     """The standard library's serialization of the same message (the fallback and the reference)."""
-    return build_email_message(headers, text, html, attachments).as_bytes()
+    return build_email_message(headers, text, html, attachments, charset=charset,
+                               alternatives=alternatives).as_bytes()

@@ -100,6 +100,11 @@ class Message:
     category: str | None = None
     #: The ``Date`` header (an aware datetime, or a Unix time); now when not given.
     date: datetime | float | None = None
+    #: The body parts' charset (headers are always RFC 2047 UTF-8); UTF-8 when not given.
+    charset: str | None = None
+    #: More alternatives after ``text`` and ``html``: ``(subtype, content)`` pairs such as
+    #: ``("x-amp-html", ...)``, each a ``text/<subtype>`` part of the multipart/alternative.
+    alternatives: list[tuple[str, str]] = field(default_factory=list)
     send_result: SendResult | None = field(default=None, compare=False)
 
     def attach(self, content: bytes | str | os.PathLike[str] | IO[bytes], filename: str | None = None,

@@ -5,7 +5,9 @@ defaults come through the small :class:`MessageDefaults` protocol, which ``Relay
 
 from __future__ import annotations
 
+import codecs
 import math
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from email.utils import format_datetime, formatdate, make_msgid
@@ -73,8 +75,9 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
     reply_to = _addresses(message.reply_to, "reply_to")
     if not (to or cc or bcc):
         raise InvalidMessage("no recipient: give at least one of to, cc or bcc")
-    if message.text is None and message.html is None:  # text="" is an explicitly empty body
-        raise InvalidMessage("no body: give text, html or both")
+    if message.text is None and message.html is None and not message.alternatives:
+        raise InvalidMessage("no body: give text, html or both")  # text="" is an explicitly empty body
+    _check_body_options(message)
     subject = _check_header_value("Subject", message.subject or "")
     category = message.category if message.category is not None else (
         config.default_category if config else None)
@@ -128,12 +131,34 @@ def _msgid_domain(sender: ParsedAddress) -> str:
     return idna_domain(sender.domain)
 
 
+_SUBTYPE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")
+
+
+def _check_body_options(message: Message) -> None:
+    """The charset must be one Python knows; each alternative a ``text/<subtype>`` with text."""
+    if message.charset is not None:
+        try:
+            codecs.lookup(message.charset)
+        except (LookupError, TypeError, ValueError):
+            raise InvalidMessage(f"charset: {message.charset!r} is not a known charset") from None
+    for subtype, content in message.alternatives:
+        if not isinstance(subtype, str) or not _SUBTYPE.fullmatch(subtype) or subtype in ("plain", "html"):
+            raise InvalidMessage(f"alternatives: {subtype!r} is not a text subtype (plain and html are "
+                                 "the text and html fields)")
+        if not isinstance(content, str):
+            raise InvalidMessage(f"alternatives: the {subtype!r} part must be text")
+
+
 def prepare(message: Message, config: MessageDefaults | None = None) -> PreparedMessage:
     """Validate ``message``, resolve defaults and serialize it once, ready for the SMTP exchange."""
     headers = resolve_headers(message, config)
     recipients = _envelopes((*headers.to, *headers.cc, *_addresses(message.bcc, "bcc")))
     try:
-        data = serialize(headers, message.text, message.html, message.attachments)
+        data = serialize(headers, message.text, message.html, message.attachments,
+                         charset=message.charset, alternatives=message.alternatives)
+    except UnicodeEncodeError as exc:
+        raise InvalidMessage(f"charset: the body cannot be written in {message.charset!r}: {exc.reason} "
+                             f"at {exc.start}") from None
     except (ValueError, TypeError) as exc:  # the email package's own refusals
         if isinstance(exc, InvalidMessage):
             raise

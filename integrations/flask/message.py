@@ -32,8 +32,8 @@ class BadHeaderError(InvalidMessage):
     """A line break in the subject, an address or a header (Flask-Mail's ``BadHeaderError``):
     refused before anything is sent, so ``except BadHeaderError:`` keeps working."""
 
-#: Charsets accepted for ``charset``: messages are always written as UTF-8 (ASCII is a subset).
-_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+#: Charsets the core's default (UTF-8) already serves: no need to leave the fast writer for them.
+_UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 
 class Attachment:
@@ -151,21 +151,19 @@ class Message:
         bad = self._bad_header()
         if bad is not None:
             raise BadHeaderError(f"{bad}: contains a line break (header injection refused)")
-        if self.charset is not None and self.charset.strip().lower() not in _CHARSETS:
-            raise InvalidMessage(f"charset {self.charset!r} is not supported: messages are sent as UTF-8")
         for name, options in (("mail_options", self.mail_options), ("rcpt_options", self.rcpt_options)):
             if options:
                 raise InvalidMessage(f"{name}: custom ESMTP options are not supported (the transport "
                                      "sets SIZE, SMTPUTF8 and 8BITMIME itself)")
         text, html = self.body, self.html
+        alternatives: list[tuple[str, str]] = []
         for subtype, content in self.alts.items():
             if subtype == "html" and html in (None, content):
                 html = content
             elif subtype == "plain" and text in (None, content):
                 text = content
             else:
-                raise InvalidMessage(f"alts: a {subtype!r} alternative is not supported (only the "
-                                     "text body and html, given once)")
+                alternatives.append((subtype, content))  # Flask-Mail's other text/<subtype> parts
         headers = dict(self.extra_headers or {})
         if text is None and html is None and self.attachments:
             text = ""  # Flask-Mail sends an attachment without a body as an empty text part
@@ -184,6 +182,8 @@ class Message:
             headers=headers,
             category=self.category,
             date=self.date,
+            charset=None if self.charset is None or self.charset.strip().lower() in _UTF8 else self.charset,
+            alternatives=alternatives,
         )
 
 

@@ -223,8 +223,6 @@ def test_send_returns_the_result_and_the_relay_certificate_is_verified(make: Mak
 
 
 @pytest.mark.parametrize(("change", "named"), [
-    ({"charset": "iso-8859-1"}, "charset"),
-    ({"alts": {"watch-html": "<p>x</p>"}}, "watch-html"),
     ({"mail_options": ["SMTPUTF8"]}, "mail_options"),
 ])
 def test_what_we_refuse_flask_mail_sends(make: Make, relay: FakeRelay, change: dict[str, Any], named: str) -> None:
@@ -235,6 +233,26 @@ def test_what_we_refuse_flask_mail_sends(make: Make, relay: FakeRelay, change: d
     with pytest.raises(InvalidMessage, match=named):
         ours.send(drop_in.Message("Hi", recipients=["ana@example.net"], body="Hello", **change))
     assert len(relay.messages) == 1
+
+
+@pytest.mark.parametrize("module", [flask_mail, drop_in], ids=["flask-mail", "drop-in"])
+def test_a_charset_and_other_alternatives_are_sent(make: Make, relay: FakeRelay, module: Any) -> None:
+    _, mail = make(module)
+    mail.send(module.Message("Olé", recipients=["ana@example.net"], body="Olé café", charset="iso-8859-1",
+                             html="<p>Olé</p>", alts={"watch-html": "<p>watch</p>"}))
+    [received] = relay.wait_for(1)
+    parts = {part.get_content_type(): part for part in received.message.walk() if not part.is_multipart()}
+    assert set(parts) == {"text/plain", "text/html", "text/watch-html"}
+    assert parts["text/plain"].get_content_charset() == "iso-8859-1"
+    assert parts["text/plain"].get_payload(decode=True).rstrip(b"\r\n") == "Olé café".encode("iso-8859-1")
+    assert parts["text/watch-html"].get_content().strip() == "<p>watch</p>"
+
+
+def test_a_body_the_charset_cannot_hold_is_refused_not_garbled(make: Make, relay: FakeRelay) -> None:
+    _, ours = make(drop_in)
+    with pytest.raises(InvalidMessage, match="charset"):
+        ours.send(drop_in.Message("Hi", recipients=["ana@example.net"], body="日本", charset="iso-8859-1"))
+    assert relay.messages == []
 
 
 def test_results_come_on_message_sent(make: Make, relay: FakeRelay) -> None:

@@ -94,10 +94,10 @@ def test_flask_mail_message_fields_reach_the_relay(app: Flask, mail: Acumbamail,
 
 
 @pytest.mark.parametrize(("change", "named"), [
-    ({"charset": "iso-8859-1"}, "charset"),
+    ({"charset": "no-such-charset"}, "charset"),
     ({"mail_options": ["SMTPUTF8"]}, "mail_options"),
     ({"rcpt_options": ["NOTIFY=NEVER"]}, "rcpt_options"),
-    ({"alts": {"watch-html": "<p>x</p>"}}, "watch-html"),
+    ({"alts": {"not a subtype": "<p>x</p>"}}, "not a subtype"),
     ({"extra_headers": {"Subject": "again"}}, "Subject"),
     ({"extra_headers": {"X-Bad": "a\r\nBcc: victim@example.net"}}, "X-Bad"),
     ({"attachments": [Attachment("a.txt", "text/plain", b"x", "inline")]}, "Content-ID"),
