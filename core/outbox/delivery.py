@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConnectionFailed, PermanentError, SendError, TransientError
 from ..result import SendResult
@@ -149,34 +149,34 @@ async def adrain(outbox: Outbox, mailer: AsyncMailer, *, batch: int = 100, lease
     report = DrainReport()
     who = worker or default_worker()
     batches = 0
+    marking = asyncio.Lock()
+
+    async def one(item: QueuedMessage) -> Outcome:
+        outcome: Outcome
+        try:
+            with telemetry.attach(_parent(item)):
+                outcome = await mailer.send_prepared(item.prepared())
+        except SendError as exc:
+            outcome = exc
+        # marked as soon as it is known, so a crash can resend at most the messages in flight;
+        # one mark at a time (the report's counts are shared)
+        async with marking:
+            await asyncio.to_thread(settle, outbox, mailer.config, item, outcome, deadline, report)
+        return outcome
+
     while max_batches is None or batches < max_batches:
         items = await asyncio.to_thread(outbox.claim, batch, worker=who, lease=lease)
         if not items:
             break
         batches += 1
         _note_reclaimed(items, report)
-
-        async def one(item: QueuedMessage) -> Outcome:
-            try:
-                with telemetry.attach(_parent(item)):
-                    return await mailer.send_prepared(item.prepared())
-            except SendError as exc:
-                return exc
-
         with telemetry.drain_span(len(items)) as span:
             before = (report.sent, report.failed)
             outcomes = await asyncio.gather(*(one(item) for item in items))
-            await asyncio.to_thread(_settle_all, outbox, mailer.config, items, outcomes, deadline, report)
             span.done(report.sent - before[0], report.failed - before[1])
         if any(isinstance(o, ConnectionFailed) and not o.ambiguous for o in outcomes):
             break  # the relay is unreachable: leave the rest for the next drain
     return report
-
-
-def _settle_all(outbox: Outbox, config: RelayConfig, items: Sequence[QueuedMessage],
-                outcomes: Sequence[Any], deadline: timedelta, report: DrainReport) -> None:
-    for item, outcome in zip(items, outcomes, strict=True):
-        settle(outbox, config, item, outcome, deadline, report)
 
 
 __all__ = ["DrainReport", "adrain", "drain", "settle"]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import URL
 
 from ..errors import ConfigError
@@ -76,6 +76,7 @@ class SQLAlchemyOutboxBackend:
         if self._skip_locked:
             wanted = wanted.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
+            self._relaxed(conn)
             found = {row.id: row.status for row in conn.execute(wanted)}
             if not found:
                 return []
@@ -90,6 +91,13 @@ class SQLAlchemyOutboxBackend:
     def update(self, id: int, **fields: Any) -> None:
         self.update_many([(id, fields)])
 
+    def _relaxed(self, conn: Connection) -> None:
+        """A worker's claims and marks on PostgreSQL commit without waiting for the WAL flush
+        (``synchronous_commit = off``): a server crash may forget the last of them, which means a
+        message is sent again after its lease, never lost. Enqueues keep the server's setting."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
     def update_many(self, changes: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         """Several :meth:`update` calls in one transaction (a drain marks a batch at once)."""
         for _, fields in changes:
@@ -97,6 +105,7 @@ class SQLAlchemyOutboxBackend:
             if unknown:
                 raise ConfigError("fields", f"not outbox columns: {', '.join(sorted(unknown))}")
         with self.engine.begin() as conn:
+            self._relaxed(conn)
             for id, fields in changes:
                 if fields:
                     conn.execute(update(self.table).where(self.table.c.id == id)

@@ -1,8 +1,9 @@
 """:class:`SQLiteOutboxBackend`: the outbox in the SQLite event store's file, standard library only.
 
 Claims take ``BEGIN IMMEDIATE`` (one writer at a time across processes), so two workers never
-claim the same row; every write commits with ``synchronous=FULL`` so a queued message survives a
-crash of the process that enqueued it.
+claim the same row; an enqueue commits with ``synchronous=FULL`` so a queued message survives
+even an OS crash once the request returned; a worker's marks commit with ``NORMAL`` (see
+:meth:`SQLiteOutboxBackend._write`).
 """
 
 from __future__ import annotations
@@ -68,9 +69,14 @@ class SQLiteOutboxBackend:
         return f"SQLiteOutboxBackend({self.path!r})"
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction. ``durable=False`` (a worker's marks) commits with
+        ``synchronous=NORMAL``: in WAL mode that survives a crash of any process and costs no
+        fsync; only an OS crash can lose the last marks, and a lost mark means the message is sent
+        again after its lease, never that it is lost. Inserts stay ``FULL``."""
         with self._lock:
             conn = self._conn
+            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -91,7 +97,7 @@ class SQLiteOutboxBackend:
 
     def claim(self, limit: int, worker: str, lease: float, now: datetime) -> builtins.list[QueuedMessage]:
         stamp = _ts(now)
-        with self._write() as conn:
+        with self._write(durable=False) as conn:  # a lost claim is a lease nobody holds: sent again
             found = conn.execute(
                 f"SELECT {_ITEM_COLUMNS} FROM outbox"  # noqa: S608 (constants)
                 " WHERE (status = 'queued' AND send_after <= ?)"
@@ -116,7 +122,7 @@ class SQLiteOutboxBackend:
             unknown = set(fields) - set(_COLUMNS)
             if unknown:
                 raise ConfigError("fields", f"not outbox columns: {', '.join(sorted(unknown))}")
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             for id, fields in changes:
                 if fields:
                     sets = ", ".join(f"{n} = ?" for n in fields)

@@ -79,7 +79,7 @@ def test_fresh_venv_imports_every_module(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    extras = "django,flask,fastapi,celery,testserver,templates,sqlalchemy"
+    extras = "django,flask,fastapi,celery,tasks,otel,testserver,templates,sqlalchemy"
     # pytest too: the package's pytest plugin module imports it, as it does in users' test environments
     subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[{extras}]", "pytest"],
                    check=True, capture_output=True, timeout=600)
