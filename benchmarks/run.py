@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 try:  # run as a script (python benchmarks/run.py) or as a module (python -m benchmarks.run)
-    from . import outbox_bench, webhooks_bench
+    from . import outbox_bench, queued_bench, webhooks_bench
 except ImportError:
     import outbox_bench  # type: ignore[no-redef]
+    import queued_bench  # type: ignore[no-redef]
     import webhooks_bench  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -237,7 +238,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="throughput against the peers on loopback")
     parser.add_argument("--seconds", type=float, default=4.0, help="time bound per scenario")
     parser.add_argument("--quick", action="store_true", help="shorter runs, 10k messages for memory")
-    parser.add_argument("--only", choices=["webhooks", "outbox"],
+    parser.add_argument("--only", choices=["webhooks", "outbox", "queued"],
                         help="run only this part (prints its table)")
     args = parser.parse_args()
     if args.only == "outbox":
@@ -246,6 +247,13 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "outbox.json").write_text(json.dumps(outbox_report, indent=2))
         print(json.dumps(outbox_report["outbox"], indent=2))
+        return
+    if args.only == "queued":
+        with sink("lean", 0.02) as (port, _pid, _description):
+            queued = queued_bench.measure(port)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "queued.json").write_text(json.dumps(queued, indent=2))
+        print(json.dumps(queued, indent=2))
         return
     if args.only == "webhooks":
         seconds = 1.5 if args.quick else args.seconds
@@ -291,6 +299,8 @@ def main() -> None:
         ]:
             print(f"  20 ms: {label} ...", file=sys.stderr, flush=True)
             slow[label] = row(label, run_client(scenario, port, pid, 20_000, max(seconds, 3.0)))
+        print("  20 ms: send_mail() in a Django request, queued vs SMTP ...", file=sys.stderr, flush=True)
+        queued = queued_bench.measure(port)
 
     print("  webhooks, templates ...", file=sys.stderr, flush=True)
     webhooks = webhooks_bench.measure(seconds)
@@ -324,6 +334,8 @@ def main() -> None:
             5.0,
         ),
         (f"4 peak RSS iter_send {memory_big:,} / 1,000 (at most)", mem_ratio, 1.1),
+        ("7 20 ms: send_mail p99, Django SMTP backend / QueuedEmailBackend",
+         queued.get("django_smtp_over_queued_p99"), 50.0),
         *((f"5 webhooks, events/s: {r['scenario']}", r.get("events_per_s"), r["goal"]) for r in webhooks),
         (
             "6 template render+inline vs fastapi-mail render",
@@ -343,6 +355,7 @@ def main() -> None:
         "memory": {"small": row("ours_iter", small), "big": row("ours_iter", big)},
         "webhooks": webhooks,
         "templates": templates,
+        "queued_send_mail": queued,
         "targets": [
             {
                 "target": name,
