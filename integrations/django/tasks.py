@@ -17,15 +17,14 @@ def _task_framework() -> Any:
         return importlib.import_module("django_tasks")
 
 
-def _drain() -> int:
-    """Send every due message; how many were sent (the task's return value)."""
+@_task_framework().task()  # type: ignore[untyped-decorator]  # the framework is imported by name
+def drain_outbox() -> int:
+    """The task (``drain_outbox.enqueue()``): send every message due when it runs; how many were
+    sent. Decorated under its own name: a database backend stores the function's dotted path and
+    its worker imports that path, which must be the task, not the bare function."""
     from .worker import drain_from_settings
 
     return drain_from_settings().sent
-
-
-#: The task (``drain_outbox.enqueue()``); one drain sends every message due when it runs.
-drain_outbox: Any = _task_framework().task(_drain)
 
 
 def enqueue_drain(alias: str) -> Any:

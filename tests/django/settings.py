@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "acumbamail_smtp.integrations.django",
+    "django_tasks_db",  # Django Tasks' database backend, for the db_worker test
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
