@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from acumbamail_smtp.smtp.aio import AsyncMailer
@@ -25,6 +25,7 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 
 if TYPE_CHECKING:
     from acumbamail_smtp.config import RelayConfig
+    from acumbamail_smtp.result import SendResult
     from acumbamail_smtp.store.protocols import SendStore
 
 #: Pool connections of each mailer (Django's backend sends one batch over one connection).
@@ -35,16 +36,37 @@ _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...
 _pools_lock = threading.Lock()
 
 
-def loop_mailer(config: RelayConfig, store: SendStore | None) -> AsyncMailer:
-    """The running loop's :class:`AsyncMailer` for ``config`` and ``store`` (made on first use and
-    kept while the loop lives): each loop gets its own pool, as asyncio connections belong to one loop."""
+class GatedStore:
+    """The event store as a pooled mailer sees it, under the backend's settings: the suppression
+    list only when ``SUPPRESSION`` is on, the record only when the backend records (the sync
+    path's ``BatchedSendStore`` does the same per batch; a pool is shared, so this keeps no state)."""
+
+    def __init__(self, store: SendStore, suppression: bool, record: bool) -> None:
+        self.store = store
+        self.suppression = suppression
+        self.record = record
+
+    def suppressed(self, addresses: Iterable[str]) -> set[str]:
+        return self.store.suppressed(addresses) if self.suppression else set()
+
+    def record_sends(self, results: Sequence[SendResult]) -> None:
+        if self.record:
+            self.store.record_sends(results)
+
+
+def loop_mailer(config: RelayConfig, store: SendStore | None, *, suppression: bool = True,
+                record: bool = True) -> AsyncMailer:
+    """The running loop's :class:`AsyncMailer` for ``config``, ``store`` and the two switches (made
+    on first use and kept while the loop lives): each loop gets its own pool, as asyncio
+    connections belong to one loop."""
     loop = asyncio.get_running_loop()
-    key = (config, id(store))
+    key = (config, id(store), suppression, record)
     with _pools_lock:
         mailers = _pools.setdefault(loop, {})
         mailer = mailers.get(key)
         if mailer is None:
-            mailer = mailers[key] = AsyncMailer(config, pool_size=POOL_SIZE, store=store)
+            gated = None if store is None else GatedStore(store, suppression, record)
+            mailer = mailers[key] = AsyncMailer(config, pool_size=POOL_SIZE, store=gated)
         return mailer
 
 

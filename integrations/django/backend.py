@@ -77,6 +77,7 @@ class EmailBackend(BaseEmailBackend):
         self.config = conf.relay_config(arguments, alias)
         self.store = conf.event_store(arguments, where)
         self.suppression = conf.suppression(arguments, where, self.store)
+        self.record_sends = record_sends
         self._batch = None if self.store is None else BatchedSendStore(self.store, self.suppression,
                                                                     record=record_sends)
         # The mailer sees the batch wrapper as its store (one suppression query, one record per batch).
@@ -164,7 +165,8 @@ class EmailBackend(BaseEmailBackend):
         if not email_messages:
             return 0
         batch = await sync_to_async(self._prepare_all)(email_messages)
-        mailer = loop_mailer(self.config, self.store)
+        mailer = loop_mailer(self.config, self.store, suppression=self.suppression,
+                             record=self.record_sends)
         done: list[tuple[EmailMessage, SendResult]] = []
         sent = 0
         try:

@@ -74,3 +74,20 @@ async def test_an_async_view_sends_with_the_async_client(use_relay) -> None:
     [received] = await asyncio.to_thread(use_relay.wait_for, 1)
     assert received.rcpt_tos == ["bea@example.com"]
     await aclose_loop_mailers()
+
+
+async def test_async_sends_honour_the_suppression_setting(use_relay, settings) -> None:
+    from acumbamail_smtp.integrations.django import conf
+
+    await sync_to_async(conf.event_store().suppress)("gone@example.com")
+    on = EmailMessage("on", "b", None, ["gone@example.com"])
+    with pytest.raises(RecipientsRefused):  # the default: the list applies, nobody is left
+        await EmailBackend().asend_messages([on])
+    assert on.acumbamail_status.suppressed == ["gone@example.com"]
+    assert use_relay.messages == []
+
+    settings.ACUMBAMAIL = {**settings.ACUMBAMAIL, "SUPPRESSION": False}
+    assert await asend_mail("off", "b", None, ["gone@example.com"]) == 1
+    [received] = await asyncio.to_thread(use_relay.wait_for, 1)
+    assert (received.subject, received.rcpt_tos) == ("off", ["gone@example.com"])
+    await aclose_loop_mailers()
