@@ -3,10 +3,11 @@ worker, where each outcome fires the app's signals."""
 
 from __future__ import annotations
 
+import dataclasses
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 
-from acumbamail_smtp.errors import PermanentError, RecipientsRefused
+from acumbamail_smtp.errors import ConnectionFailed, RecipientsRefused, SendError
 from acumbamail_smtp.message.model import PreparedMessage
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.smtp.policy import RecordingConnection
@@ -21,18 +22,28 @@ from .settings import SendSettings
 from .signals import email_dispatched, message_failed, message_sent
 
 
-def mailer_for(settings: SendSettings, store: EventStore | None, *, app: Flask | None = None) -> Mailer:
-    """The core mailer for these settings (a :class:`SignallingMailer` for ``app``'s worker): with
-    sending suppressed, its connection is a :class:`~acumbamail_smtp.smtp.RecordingConnection`
-    (nothing connects; no queue ids)."""
-    target: SendStore | None = store
-    connection = None
+def _target(settings: SendSettings,
+            store: EventStore | None) -> tuple[SendStore | None, RecordingConnection | None]:
+    """The store and connection a mailer gets: with sending suppressed, a
+    :class:`~acumbamail_smtp.smtp.RecordingConnection` (nothing connects; no queue ids) and a
+    store that checks suppression but records nothing."""
     if settings.suppress:
-        target = SuppressionOnly(store) if store is not None else None
-        connection = RecordingConnection(queue_ids=False)
-    if app is not None:
-        return SignallingMailer(app, settings, target, connection)
+        return (SuppressionOnly(store) if store is not None else None), RecordingConnection(queue_ids=False)
+    return store, None
+
+
+def mailer_for(settings: SendSettings, store: EventStore | None) -> Mailer:
+    """The core mailer for these settings, for inline sends (the worker's is :func:`worker_mailer`)."""
+    target, connection = _target(settings, store)
     return Mailer(settings.relay, store=target, connection=connection, max_per_connection=settings.max_emails)
+
+
+def worker_mailer(app: Flask, settings: SendSettings, store: EventStore | None) -> SignallingMailer:
+    """The outbox worker's mailer for ``app``: sends as :func:`mailer_for` does, once per claim
+    (the outbox retries, with its backoff and deadline), and signals."""
+    target, connection = _target(settings, store)
+    once = dataclasses.replace(settings, relay=dataclasses.replace(settings.relay, max_tries=1))
+    return SignallingMailer(app, once, target, connection)
 
 
 def sent_message(prepared: PreparedMessage, result: SendResult | None = None) -> Message:
@@ -48,23 +59,34 @@ def sent_message(prepared: PreparedMessage, result: SendResult | None = None) ->
 
 class SignallingMailer(Mailer):
     """The worker's mailer: a message the relay took fires ``email_dispatched`` and
-    ``message_sent``, one it refused for good fires ``message_failed``, all with the app as sender."""
+    ``message_sent``, with the app as sender. A failure is kept in :attr:`errors` (by Message-ID)
+    for :class:`~.worker.SignallingOutbox`, which fires ``message_failed`` once the outbox gives
+    up on the message: refused for good now, or transient until its deadline passed."""
 
     def __init__(self, app: Flask, settings: SendSettings, store: SendStore | None,
                  connection: RecordingConnection | None) -> None:
         super().__init__(settings.relay, store=store, connection=connection,
                          max_per_connection=settings.max_emails)
         self.app = app
+        self.errors: dict[str, SendError] = {}
 
     def send_prepared(self, prepared: PreparedMessage) -> SendResult:
-        """Send, then signal the outcome (a transient failure is retried later: no signal yet)."""
+        """Send, then signal success; keep the error of a failure for the outbox's verdict."""
         try:
             result = super().send_prepared(prepared)
-        except (PermanentError, RecipientsRefused) as exc:
-            refused = exc.result if isinstance(exc, RecipientsRefused) else None
-            message_failed.send(self.app, message=sent_message(prepared, refused), error=exc)
+        except SendError as exc:
+            self.errors[prepared.message_id] = exc
             raise
+        self.errors.pop(prepared.message_id, None)
         message = sent_message(prepared, result)
         email_dispatched.send(self.app, message=message)
         message_sent.send(self.app, message=message, result=result)
         return result
+
+    def signal_failed(self, prepared: PreparedMessage, reason: str) -> None:
+        """Fire ``message_failed`` for a message given up on: ``error=`` is its last send error
+        (a fresh :class:`~acumbamail_smtp.ConnectionFailed` with ``reason`` when the relay
+        could not be reached at all), ``message.send_result`` the refusal's result if any."""
+        error = self.errors.pop(prepared.message_id, None) or ConnectionFailed(reason)
+        refused = error.result if isinstance(error, RecipientsRefused) else None
+        message_failed.send(self.app, message=sent_message(prepared, refused), error=error)

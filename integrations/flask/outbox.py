@@ -14,7 +14,7 @@ from acumbamail_smtp.settings import to_bool
 from acumbamail_smtp.store.protocols import EventStore
 from flask import Flask
 
-from .mailers import mailer_for
+from .mailers import worker_mailer
 from .settings import SendSettings
 
 if TYPE_CHECKING:  # the outbox is imported when it is used (ACUMBAMAIL_OUTBOX)
@@ -57,7 +57,10 @@ def drain_app(app: Flask, settings: SendSettings, store: EventStore | None, *,
     """Send everything due in the app's outbox, signalling each outcome."""
     from acumbamail_smtp.outbox import drain
 
-    return drain(app_outbox(store), mailer_for(settings, store, app=app), batch=batch)
+    from .worker import SignallingOutbox
+
+    mailer = worker_mailer(app, settings, store)
+    return drain(SignallingOutbox(app_outbox(store), mailer), mailer, batch=batch)
 
 
 def work(app: Flask, settings: SendSettings, store: EventStore | None, *, poll: float = 1.0,

@@ -26,6 +26,7 @@ complained): ``sender`` is the app, with ``event=`` (an :class:`~acumbamail_smtp
 its send, so ``event.category`` and ``event.message_id`` are filled when known).""")
 
 message_failed = signals.signal("acumbamail-message-failed", doc="""\
-Sent by the outbox worker (``ACUMBAMAIL_OUTBOX``) when the relay refused a queued message for good:
-``sender`` is the app, with ``message=`` (subject, sender, recipients and ``msgId`` of the stored
-message) and ``error=`` (the :class:`~acumbamail_smtp.SendError`).""")
+Sent by the outbox worker (``ACUMBAMAIL_OUTBOX``) when a queued message ends as failed (refused
+for good, or still failing transiently past the outbox's deadline): ``sender`` is the app, with
+``message=`` (subject, sender, recipients and ``msgId`` of the stored message) and ``error=`` (its
+last :class:`~acumbamail_smtp.SendError`).""")

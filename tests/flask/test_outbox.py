@@ -3,8 +3,10 @@ fake relay, and the signals fire then, not in the request."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+from acumbamail_smtp.errors import TransientError
 from acumbamail_smtp.integrations.flask import (
     Acumbamail,
     Message,
@@ -67,6 +69,36 @@ def test_a_refused_message_signals_message_failed(make_app, relay: FakeRelay) ->
     assert "sent 1, retried 0, failed 1" in outcome.output
     assert [m.msgId for m, _ in failed] == [results[0].message_id]
     assert [m.message["Subject"] for m in relay.messages] == ["B"]
+
+
+def test_a_message_out_of_retries_past_the_deadline_signals_message_failed(make_app, relay: FakeRelay) -> None:
+    app = make_app(**relay_settings(relay, ACUMBAMAIL_OUTBOX=True))
+    mail = Acumbamail(app)
+    relay.fail_next_data(451, times=5)  # 4xx at end of data: transient, retried by the outbox
+    failed: list[Any] = []
+
+    def on_failed(sender: Any, message: Any, error: Any, **extra: Any) -> None:
+        failed.append((message, error))
+
+    worker = app.test_cli_runner()
+    with message_failed.connected_to(on_failed, app):
+        with app.app_context():
+            result = mail.send(Message("Later", recipients=["busy@example.com"], body="x"))
+            path = mail.store.path
+        first = worker.invoke(args=["acumbamail", "worker", "--once"])
+        assert "retried 1, failed 0" in first.output, first.output
+        assert failed == []  # a retry is not a failure
+
+        with sqlite3.connect(path) as db:  # enqueued long ago, due now: past the one-day deadline
+            db.execute("UPDATE outbox SET created_at = '2000-01-01 00:00:00.000000', "
+                       "send_after = '2000-01-01 00:00:00.000000'")
+        second = worker.invoke(args=["acumbamail", "worker", "--once"])
+
+    assert "retried 0, failed 1" in second.output, second.output
+    [(message, error)] = failed
+    assert message.msgId == result.message_id and message.recipients == ["busy@example.com"]
+    assert isinstance(error, TransientError) and error.code == 451
+    assert relay.messages == []
 
 
 def test_without_the_setting_send_is_inline(make_app, relay: FakeRelay) -> None:
