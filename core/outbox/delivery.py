@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..errors import ConnectionFailed, PermanentError, SendError, TransientError
+from ..errors import ConnectionFailed, PermanentError, RecipientsRefused, SendError, TransientError
 from ..result import SendResult
-from ..smtp.policy import backoff_delay, is_retryable
+from ..smtp.policy import backoff_delay, is_retryable, only_deferred
 from ..telemetry import hooks as telemetry
 from .api import Outbox, default_worker
 from .model import TRACEPARENT_KEY, DrainReport, QueuedMessage
@@ -55,7 +55,9 @@ def settle(outbox: Outbox, config: RelayConfig, item: QueuedMessage, outcome: Ou
         report.ambiguous += 1
         logger.warning("message %s: connection lost after end-of-data, before the reply; it may have "
                        "been delivered and is sent again (possible duplicate)", item.message_id)
-    if isinstance(outcome, TransientError | ConnectionFailed) and is_retryable(outcome):
+    # every recipient deferred at RCPT (4xx): a RecipientsRefused, but worth another try like any 4xx
+    deferred = isinstance(outcome, RecipientsRefused) and only_deferred(outcome.result)
+    if deferred or (isinstance(outcome, TransientError | ConnectionFailed) and is_retryable(outcome)):
         delay = backoff_delay(config, max(1, item.attempts))
         if datetime.now(UTC) + timedelta(seconds=delay) > item.created_at + deadline:
             outbox.mark_failed(item, f"gave up after {item.attempts} attempt(s): {outcome}",

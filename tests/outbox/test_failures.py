@@ -73,6 +73,15 @@ def test_a_refused_recipient_fails_with_the_reply(outbox: Outbox, relay: FakeRel
     assert "550" in (failed.last_error or "") and "user1@example.com" in (failed.last_error or "")
 
 
+def test_every_recipient_deferred_at_rcpt_is_retried_not_failed(outbox: Outbox, relay: FakeRelay) -> None:
+    [mid] = outbox.enqueue(message(1))
+    relay.soft_bounce("user1@example.com")  # 451 at RCPT, every time
+    report = drain(outbox, once(relay, retry_backoff=0.0), max_batches=2)
+    assert (report.sent, report.failed) == (0, 0) and report.retried == 2
+    [queued] = outbox.list("queued")
+    assert queued.message_id == mid and "451" in (queued.last_error or "")
+
+
 def test_a_dropped_connection_gives_the_batch_back(outbox: Outbox, relay: FakeRelay) -> None:
     ids = outbox.enqueue([message(n) for n in range(6)])
     relay.drop_after(2)
