@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, NoOpMeterProvider, Observation
+from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -40,6 +41,26 @@ CURRENT: ContextVar[SendScope | None] = ContextVar("acumbamail_smtp_send_scope",
 Attributes = dict[str, Any]
 OutboxReading = Callable[[], "tuple[int, float | None]"]
 
+try:  # the API's stand-in until an SDK provider is set; private, so looked up defensively
+    from opentelemetry.metrics._internal import _ProxyMeterProvider as _ProxyMeters
+except ImportError:  # pragma: no cover - a later API without it: every provider counts as live
+    _ProxyMeters = NoOpMeterProvider  # type: ignore[assignment,misc]
+
+#: Providers that record nothing: the API's defaults before the application sets an SDK.
+_QUIET = (trace.ProxyTracerProvider, trace.NoOpTracerProvider, _ProxyMeters, NoOpMeterProvider)
+
+
+def _globals_unset() -> bool:
+    """Whether neither global provider is set yet, read from the API's module globals (a
+    function call and an environment lookup cheaper than ``get_*_provider``); False when a later
+    API has no such globals, and the public check runs."""
+    return (getattr(trace, "_TRACER_PROVIDER", 0) is None
+            and getattr(_metrics_internal, "_METER_PROVIDER", 0) is None)
+
+
+#: Metric attribute sets kept per (category, status); beyond this many categories they are built per send.
+_LABELS_KEPT = 512
+
 
 class Instruments:
     """The tracer, the meter and the instruments, from the given providers (else the global ones)."""
@@ -47,6 +68,13 @@ class Instruments:
     def __init__(self, tracer_provider: trace.TracerProvider | None,
                  meter_provider: metrics.MeterProvider | None, *, record_addresses: bool) -> None:
         self.record_addresses = record_addresses
+        trace.get_tracer_provider(), metrics.get_meter_provider()  # sets those named by OTEL_PYTHON_*
+        self._providers = (tracer_provider, meter_provider)
+        #: True once a provider records; the global providers are set once, so it never goes back.
+        self.live = False
+        #: The running send's scope (or None), for the policy's hooks.
+        self.running = CURRENT.get
+        self._labels: dict[tuple[str | None, str | None], Attributes] = {}
         self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider=tracer_provider)
         self.meter = meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
         self.sent = meter.create_counter("acumbamail_smtp.messages.sent", "{message}",
@@ -68,17 +96,51 @@ class Instruments:
         self.webhook_refusals = meter.create_counter("acumbamail_smtp.webhook.refusals", "{request}",
                                                      "Webhook posts answered with an error, by reason")
 
-    def category(self, category: str | None) -> Attributes:
-        """The metric attributes of a message of ``category``."""
-        return {CATEGORY: category} if category else {}
+    def recording(self) -> bool:
+        """Whether a tracer or meter provider records anything: False while both are the API's
+        no-op or proxy ones (the hooks then skip all work), checked again each call until an SDK
+        provider appears (``trace.set_tracer_provider`` after the first send)."""
+        if not self.live:
+            tracer_provider, meter_provider = self._providers
+            if tracer_provider is None and meter_provider is None and _globals_unset():
+                return False
+            self.live = not (isinstance(tracer_provider or trace.get_tracer_provider(), _QUIET)
+                             and isinstance(meter_provider or metrics.get_meter_provider(), _QUIET))
+        return self.live
+
+    def labels(self, category: str | None, status: str | None = None) -> Attributes:
+        """The metric attributes of a message of ``category`` (and ``status``), built once and
+        shared: the instruments only read them."""
+        key = (category, status)
+        found = self._labels.get(key)
+        if found is None:
+            found = {CATEGORY: category} if category else {}
+            if status is not None:
+                found["acumbamail_smtp.status"] = status
+            if len(self._labels) < _LABELS_KEPT:
+                self._labels[key] = found
+        return found
+
+    def send_scope(self, prepared: PreparedMessage) -> SendScope:
+        """The scope of one send (see :class:`SendScope`)."""
+        return SendScope(self, prepared)
+
+    def webhook_scope(self) -> WebhookScope:
+        """The scope of one webhook post (see :class:`WebhookScope`)."""
+        return WebhookScope(self)
+
+    def drain_scope(self, batch_size: int) -> DrainScope:
+        """The scope of one outbox drain batch (see :class:`DrainScope`)."""
+        return DrainScope(self, batch_size)
 
     def opened(self, config: RelayConfig) -> None:
         """Count a new connection; on the running send's span, the connect/TLS/AUTH events."""
-        self.connections.add(1, {"acumbamail_smtp.security": config.security})
+        security = {"acumbamail_smtp.security": config.security}
+        self.connections.add(1, security)
         scope = CURRENT.get()
         if scope is None:
             return
-        scope.span.add_event("smtp.connect", {"acumbamail_smtp.security": config.security})
+        scope.span.add_event("smtp.connect", security)
         if config.encrypted:
             scope.span.add_event("smtp.tls")
         if config.username and config.password:
@@ -160,13 +222,17 @@ class SendScope(_Scope):
             attributes["acumbamail_smtp.sender"] = prepared.envelope_from
             attributes["acumbamail_smtp.recipient_addresses"] = list(prepared.recipients)
         super().__init__(instruments, attributes)
-        self.metric = instruments.category(prepared.category)
+        self.category = prepared.category
+        self.metric = instruments.labels(prepared.category)
         self.retries = 0
-        self.status = "failed"
+        self.result: SendResult | None = None
         self._start = perf_counter()
         self._current: Token[SendScope | None] | None = None
         #: The relay's reply codes in order, put on the span as ``smtp.reply.codes`` when it ends.
         self.codes: list[int] = []
+        #: Writes of the exchange and their bytes, put on the span as ``smtp.writes`` and ``smtp.bytes``.
+        self.writes = 0
+        self.written = 0
 
     def __enter__(self) -> SendScope:
         super().__enter__()
@@ -175,31 +241,36 @@ class SendScope(_Scope):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        """The span's closing attributes in one call, the duration with a shared attribute set."""
         if self._current is not None:
             CURRENT.reset(self._current)
-        inst = self.instruments
+        inst, result = self.instruments, self.result
         if exc is not None:
             inst.failed.add(1, {**self.metric, "error.type": type(exc).__name__})
-        self.span.set_attribute("acumbamail_smtp.retries", self.retries)
+        attributes: Attributes = {"acumbamail_smtp.retries": self.retries}
+        if result is not None:
+            attributes["acumbamail_smtp.status"] = result.status
+            attributes["acumbamail_smtp.accepted"] = len(result.accepted)
+            attributes["acumbamail_smtp.refused"] = len(result.refused)
+            attributes["acumbamail_smtp.suppressed"] = len(result.suppressed)
+            if result.reply is not None:
+                attributes["smtp.reply.code"] = result.reply.code
+            if result.queue_id:
+                attributes["acumbamail_smtp.queue_id"] = result.queue_id
         if self.codes:
-            self.span.set_attribute("smtp.reply.codes", self.codes)
-        inst.duration.record(perf_counter() - self._start,
-                             {**self.metric, "acumbamail_smtp.status": self.status})
+            attributes["smtp.reply.codes"] = tuple(self.codes)
+        if self.writes:
+            attributes["smtp.writes"] = self.writes
+            attributes["smtp.bytes"] = self.written
+        self.span.set_attributes(attributes)
+        status = "failed" if result is None else result.status
+        inst.duration.record(perf_counter() - self._start, inst.labels(self.category, status))
         super().__exit__(exc_type, exc, tb)
 
     def finish(self, result: SendResult) -> None:
-        """Put the result's counts, reply code and queue id on the span; count the message."""
-        self.status = result.status
-        span, inst = self.span, self.instruments
-        span.set_attributes({
-            "acumbamail_smtp.status": result.status, "acumbamail_smtp.accepted": len(result.accepted),
-            "acumbamail_smtp.refused": len(result.refused),
-            "acumbamail_smtp.suppressed": len(result.suppressed),
-        })
-        if result.reply is not None:
-            span.set_attribute("smtp.reply.code", result.reply.code)
-        if result.queue_id:
-            span.set_attribute("acumbamail_smtp.queue_id", result.queue_id)
+        """Keep the result for the span (put on it when it ends) and count the message."""
+        self.result = result
+        inst = self.instruments
         if result.status == "refused":
             inst.refused.add(1, self.metric)
         else:
@@ -215,24 +286,27 @@ class SendScope(_Scope):
         self.instruments.retries.add(1, self.metric)
 
     def exchange(self, label: str, value: object) -> None:
-        """One write of the SMTP exchange as a span event (kind and size, never the data); a reply's
-        code is kept for the span's ``smtp.reply.codes``."""
+        """One reply or write of the SMTP exchange (never the data): a reply's code is kept for
+        ``smtp.reply.codes``, a write counted; the envelope (MAIL, with PIPELINING also every RCPT
+        and DATA) is the one span event, with its command count and size."""
         if label == "reply:":
             reply: Reply = value  # type: ignore[assignment]
-            self.codes.append(reply.code)  # one attribute at the end, not an event per reply
+            self.codes.append(reply.code)
             return
-        attributes: Attributes = {}
-        name = "smtp.body"
+        self.writes += 1
         if isinstance(value, bytes):
-            attributes["smtp.bytes"] = len(value)
+            self.written += len(value)
             if value.startswith(b"MAIL"):
-                name = "smtp.envelope"
-                attributes["smtp.commands"] = value.count(b"\r\n")
-            elif value.startswith(b"RCPT"):
-                name = "smtp.rcpt"
-            elif value == b"DATA\r\n":
-                name = "smtp.data"
-        self.span.add_event(name, attributes)
+                self.span.add_event("smtp.envelope", {"smtp.commands": value.count(b"\r\n"),
+                                                      "smtp.bytes": len(value)})
+        else:
+            self.written += _traced_size(str(value))
+
+
+def _traced_size(text: str) -> int:
+    """The size of a write traced as text: a long body is traced as ``<N bytes>``."""
+    head = text[1:].split(" ", 1)[0]
+    return int(head) if text.startswith("<") and head.isdigit() else 0
 
 
 class WebhookScope(_Scope):
