@@ -8,6 +8,7 @@ and end the spans. No attribute holds an address, a Message-ID or an exception's
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar, Token
@@ -33,6 +34,8 @@ logger = logging.getLogger("acumbamail_smtp.telemetry")
 SCOPE = "acumbamail_smtp"
 VERSION = "0.1.0"
 CATEGORY = "acumbamail_smtp.category"
+SENT, REFUSED, SUPPRESSED = ("acumbamail_smtp.messages.sent", "acumbamail_smtp.messages.refused",
+                             "acumbamail_smtp.messages.suppressed")
 _W3C = TraceContextTextMapPropagator()
 
 #: The send scope of the running send (this task or thread), for the policy's hooks.
@@ -77,12 +80,14 @@ class Instruments:
         self._labels: dict[tuple[str | None, str | None], Attributes] = {}
         self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider=tracer_provider)
         self.meter = meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
-        self.sent = meter.create_counter("acumbamail_smtp.messages.sent", "{message}",
-                                         "Messages the relay accepted for at least one recipient")
-        self.refused = meter.create_counter("acumbamail_smtp.messages.refused", "{message}",
-                                            "Messages no recipient accepted (refused or all suppressed)")
-        self.suppressed = meter.create_counter("acumbamail_smtp.messages.suppressed", "{message}",
-                                               "Messages with at least one suppressed recipient")
+        #: Messages sent, refused and suppressed by category: counted here (a dict increment per
+        #: send), reported by observable counters at each collection instead of a counter add.
+        self._tallies: dict[str, dict[str | None, int]] = {SENT: {}, REFUSED: {}, SUPPRESSED: {}}
+        self._tally_lock = threading.Lock()
+        for name, description in ((SENT, "Messages the relay accepted for at least one recipient"),
+                                  (REFUSED, "Messages no recipient accepted (refused or all suppressed)"),
+                                  (SUPPRESSED, "Messages with at least one suppressed recipient")):
+            meter.create_observable_counter(name, [self._observer(name)], "{message}", description)
         self.failed = meter.create_counter("acumbamail_smtp.messages.failed", "{message}",
                                            "Sends that raised (after every retry), by error type")
         self.duration = meter.create_histogram("acumbamail_smtp.send.duration", "s",
@@ -95,6 +100,21 @@ class Instruments:
                                                    "New webhook events stored, by type")
         self.webhook_refusals = meter.create_counter("acumbamail_smtp.webhook.refusals", "{request}",
                                                      "Webhook posts answered with an error, by reason")
+
+    def tally(self, name: str, category: str | None) -> None:
+        """One more message for the observable counter ``name``, under ``category``."""
+        with self._tally_lock:
+            counts = self._tallies[name]
+            counts[category] = counts.get(category, 0) + 1
+
+    def _observer(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        """The callback reporting the tallies of ``name`` (cumulative, as counters are)."""
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            with self._tally_lock:
+                counts = list(self._tallies[name].items())
+            return [Observation(total, self.labels(category)) for category, total in counts]
+
+        return observe
 
     def recording(self) -> bool:
         """Whether a tracer or meter provider records anything: False while both are the API's
@@ -271,12 +291,9 @@ class SendScope(_Scope):
         """Keep the result for the span (put on it when it ends) and count the message."""
         self.result = result
         inst = self.instruments
-        if result.status == "refused":
-            inst.refused.add(1, self.metric)
-        else:
-            inst.sent.add(1, self.metric)
+        inst.tally(REFUSED if result.status == "refused" else SENT, self.category)
         if result.suppressed:
-            inst.suppressed.add(1, self.metric)
+            inst.tally(SUPPRESSED, self.category)
 
     def retried(self, attempt: int, delay: float, reason: str) -> None:
         """One more try is coming: an event on the span and the retries counter."""
