@@ -92,20 +92,17 @@ def enabled() -> bool:
 def send_span(prepared: PreparedMessage) -> contextlib.AbstractContextManager[object]:
     """The span of one send (retries included), current for the ``with`` block."""
     inst = _instruments if _instruments is not _UNSET else active()
-    if inst is None:
+    if inst is None or not (inst.live or inst.recording()):
         return _NULL
-    from .otel import SendScope
-
-    return SendScope(inst, prepared)
+    return inst.send_scope(prepared)
 
 
 def _scope() -> Any:
-    """The running send's scope, or None (telemetry off, or outside a send)."""
-    if _instruments is None or _instruments is _UNSET:
+    """The running send's scope, or None (telemetry off or not recording, or outside a send)."""
+    inst = _instruments
+    if inst is None or inst is _UNSET:
         return None
-    from .otel import CURRENT
-
-    return CURRENT.get()
+    return inst.running()
 
 
 def finished(result: SendResult) -> None:
@@ -126,7 +123,7 @@ def retried(attempt: int, delay: float, outcome: object) -> None:
 def opened(config: RelayConfig) -> None:
     """A connection to the relay was opened (counted; events on the running send's span)."""
     inst = _instruments if _instruments is not _UNSET else active()
-    if inst is not None:
+    if inst is not None and (inst.live or inst.recording()):
         inst.opened(config)
 
 
@@ -136,6 +133,9 @@ def exchange_trace(base: Trace | None) -> Trace | None:
     scope = _scope()
     if scope is None or not scope.span.is_recording():
         return base
+    if base is None:
+        exchange: Trace = scope.exchange
+        return exchange
 
     def both(label: str, value: object) -> None:
         if base is not None:
@@ -151,22 +151,18 @@ def exchange_trace(base: Trace | None) -> Trace | None:
 def webhook_span() -> Any:
     """The span of one webhook post; its ``parsed``, ``stored`` and ``answered`` record the post."""
     inst = _instruments if _instruments is not _UNSET else active()
-    if inst is None:
+    if inst is None or not (inst.live or inst.recording()):
         return _NULL
-    from .otel import WebhookScope
-
-    return WebhookScope(inst)
+    return inst.webhook_scope()
 
 
 def drain_span(batch_size: int) -> Any:
     """The span of one outbox drain batch of ``batch_size`` messages (``done(sent, failed)``
     records how it went); the sends inside are its children."""
     inst = active()
-    if inst is None:
+    if inst is None or not (inst.live or inst.recording()):
         return _NULL
-    from .otel import DrainScope
-
-    return DrainScope(inst, batch_size)
+    return inst.drain_scope(batch_size)
 
 
 def observe_outbox(read: Callable[[], tuple[int, float | None]]) -> bool:

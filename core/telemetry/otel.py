@@ -8,6 +8,7 @@ and end the spans. No attribute holds an address, a Message-ID or an exception's
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar, Token
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, NoOpMeterProvider, Observation
+from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -32,6 +34,8 @@ logger = logging.getLogger("acumbamail_smtp.telemetry")
 SCOPE = "acumbamail_smtp"
 VERSION = "0.1.0"
 CATEGORY = "acumbamail_smtp.category"
+SENT, REFUSED, SUPPRESSED = ("acumbamail_smtp.messages.sent", "acumbamail_smtp.messages.refused",
+                             "acumbamail_smtp.messages.suppressed")
 _W3C = TraceContextTextMapPropagator()
 
 #: The send scope of the running send (this task or thread), for the policy's hooks.
@@ -40,6 +44,26 @@ CURRENT: ContextVar[SendScope | None] = ContextVar("acumbamail_smtp_send_scope",
 Attributes = dict[str, Any]
 OutboxReading = Callable[[], "tuple[int, float | None]"]
 
+try:  # the API's stand-in until an SDK provider is set; private, so looked up defensively
+    from opentelemetry.metrics._internal import _ProxyMeterProvider as _ProxyMeters
+except ImportError:  # pragma: no cover - a later API without it: every provider counts as live
+    _ProxyMeters = NoOpMeterProvider  # type: ignore[assignment,misc]
+
+#: Providers that record nothing: the API's defaults before the application sets an SDK.
+_QUIET = (trace.ProxyTracerProvider, trace.NoOpTracerProvider, _ProxyMeters, NoOpMeterProvider)
+
+
+def _globals_unset() -> bool:
+    """Whether neither global provider is set yet, read from the API's module globals (a
+    function call and an environment lookup cheaper than ``get_*_provider``); False when a later
+    API has no such globals, and the public check runs."""
+    return (getattr(trace, "_TRACER_PROVIDER", 0) is None
+            and getattr(_metrics_internal, "_METER_PROVIDER", 0) is None)
+
+
+#: Metric attribute sets kept per (category, status); beyond this many categories they are built per send.
+_LABELS_KEPT = 512
+
 
 class Instruments:
     """The tracer, the meter and the instruments, from the given providers (else the global ones)."""
@@ -47,14 +71,23 @@ class Instruments:
     def __init__(self, tracer_provider: trace.TracerProvider | None,
                  meter_provider: metrics.MeterProvider | None, *, record_addresses: bool) -> None:
         self.record_addresses = record_addresses
+        trace.get_tracer_provider(), metrics.get_meter_provider()  # sets those named by OTEL_PYTHON_*
+        self._providers = (tracer_provider, meter_provider)
+        #: True once a provider records; the global providers are set once, so it never goes back.
+        self.live = False
+        #: The running send's scope (or None), for the policy's hooks.
+        self.running = CURRENT.get
+        self._labels: dict[tuple[str | None, str | None], Attributes] = {}
         self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider=tracer_provider)
         self.meter = meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
-        self.sent = meter.create_counter("acumbamail_smtp.messages.sent", "{message}",
-                                         "Messages the relay accepted for at least one recipient")
-        self.refused = meter.create_counter("acumbamail_smtp.messages.refused", "{message}",
-                                            "Messages no recipient accepted (refused or all suppressed)")
-        self.suppressed = meter.create_counter("acumbamail_smtp.messages.suppressed", "{message}",
-                                               "Messages with at least one suppressed recipient")
+        #: Messages sent, refused and suppressed by category: counted here (a dict increment per
+        #: send), reported by observable counters at each collection instead of a counter add.
+        self._tallies: dict[str, dict[str | None, int]] = {SENT: {}, REFUSED: {}, SUPPRESSED: {}}
+        self._tally_lock = threading.Lock()
+        for name, description in ((SENT, "Messages the relay accepted for at least one recipient"),
+                                  (REFUSED, "Messages no recipient accepted (refused or all suppressed)"),
+                                  (SUPPRESSED, "Messages with at least one suppressed recipient")):
+            meter.create_observable_counter(name, [self._observer(name)], "{message}", description)
         self.failed = meter.create_counter("acumbamail_smtp.messages.failed", "{message}",
                                            "Sends that raised (after every retry), by error type")
         self.duration = meter.create_histogram("acumbamail_smtp.send.duration", "s",
@@ -68,17 +101,66 @@ class Instruments:
         self.webhook_refusals = meter.create_counter("acumbamail_smtp.webhook.refusals", "{request}",
                                                      "Webhook posts answered with an error, by reason")
 
-    def category(self, category: str | None) -> Attributes:
-        """The metric attributes of a message of ``category``."""
-        return {CATEGORY: category} if category else {}
+    def tally(self, name: str, category: str | None) -> None:
+        """One more message for the observable counter ``name``, under ``category``."""
+        with self._tally_lock:
+            counts = self._tallies[name]
+            counts[category] = counts.get(category, 0) + 1
+
+    def _observer(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        """The callback reporting the tallies of ``name`` (cumulative, as counters are)."""
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            with self._tally_lock:
+                counts = list(self._tallies[name].items())
+            return [Observation(total, self.labels(category)) for category, total in counts]
+
+        return observe
+
+    def recording(self) -> bool:
+        """Whether a tracer or meter provider records anything: False while both are the API's
+        no-op or proxy ones (the hooks then skip all work), checked again each call until an SDK
+        provider appears (``trace.set_tracer_provider`` after the first send)."""
+        if not self.live:
+            tracer_provider, meter_provider = self._providers
+            if tracer_provider is None and meter_provider is None and _globals_unset():
+                return False
+            self.live = not (isinstance(tracer_provider or trace.get_tracer_provider(), _QUIET)
+                             and isinstance(meter_provider or metrics.get_meter_provider(), _QUIET))
+        return self.live
+
+    def labels(self, category: str | None, status: str | None = None) -> Attributes:
+        """The metric attributes of a message of ``category`` (and ``status``), built once and
+        shared: the instruments only read them."""
+        key = (category, status)
+        found = self._labels.get(key)
+        if found is None:
+            found = {CATEGORY: category} if category else {}
+            if status is not None:
+                found["acumbamail_smtp.status"] = status
+            if len(self._labels) < _LABELS_KEPT:
+                self._labels[key] = found
+        return found
+
+    def send_scope(self, prepared: PreparedMessage) -> SendScope:
+        """The scope of one send (see :class:`SendScope`)."""
+        return SendScope(self, prepared)
+
+    def webhook_scope(self) -> WebhookScope:
+        """The scope of one webhook post (see :class:`WebhookScope`)."""
+        return WebhookScope(self)
+
+    def drain_scope(self, batch_size: int) -> DrainScope:
+        """The scope of one outbox drain batch (see :class:`DrainScope`)."""
+        return DrainScope(self, batch_size)
 
     def opened(self, config: RelayConfig) -> None:
         """Count a new connection; on the running send's span, the connect/TLS/AUTH events."""
-        self.connections.add(1, {"acumbamail_smtp.security": config.security})
+        security = {"acumbamail_smtp.security": config.security}
+        self.connections.add(1, security)
         scope = CURRENT.get()
         if scope is None:
             return
-        scope.span.add_event("smtp.connect", {"acumbamail_smtp.security": config.security})
+        scope.span.add_event("smtp.connect", security)
         if config.encrypted:
             scope.span.add_event("smtp.tls")
         if config.username and config.password:
@@ -160,13 +242,17 @@ class SendScope(_Scope):
             attributes["acumbamail_smtp.sender"] = prepared.envelope_from
             attributes["acumbamail_smtp.recipient_addresses"] = list(prepared.recipients)
         super().__init__(instruments, attributes)
-        self.metric = instruments.category(prepared.category)
+        self.category = prepared.category
+        self.metric = instruments.labels(prepared.category)
         self.retries = 0
-        self.status = "failed"
+        self.result: SendResult | None = None
         self._start = perf_counter()
         self._current: Token[SendScope | None] | None = None
         #: The relay's reply codes in order, put on the span as ``smtp.reply.codes`` when it ends.
         self.codes: list[int] = []
+        #: Writes of the exchange and their bytes, put on the span as ``smtp.writes`` and ``smtp.bytes``.
+        self.writes = 0
+        self.written = 0
 
     def __enter__(self) -> SendScope:
         super().__enter__()
@@ -175,37 +261,39 @@ class SendScope(_Scope):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        """The span's closing attributes in one call, the duration with a shared attribute set."""
         if self._current is not None:
             CURRENT.reset(self._current)
-        inst = self.instruments
+        inst, result = self.instruments, self.result
         if exc is not None:
             inst.failed.add(1, {**self.metric, "error.type": type(exc).__name__})
-        self.span.set_attribute("acumbamail_smtp.retries", self.retries)
+        attributes: Attributes = {"acumbamail_smtp.retries": self.retries}
+        if result is not None:
+            attributes["acumbamail_smtp.status"] = result.status
+            attributes["acumbamail_smtp.accepted"] = len(result.accepted)
+            attributes["acumbamail_smtp.refused"] = len(result.refused)
+            attributes["acumbamail_smtp.suppressed"] = len(result.suppressed)
+            if result.reply is not None:
+                attributes["smtp.reply.code"] = result.reply.code
+            if result.queue_id:
+                attributes["acumbamail_smtp.queue_id"] = result.queue_id
         if self.codes:
-            self.span.set_attribute("smtp.reply.codes", self.codes)
-        inst.duration.record(perf_counter() - self._start,
-                             {**self.metric, "acumbamail_smtp.status": self.status})
+            attributes["smtp.reply.codes"] = tuple(self.codes)
+        if self.writes:
+            attributes["smtp.writes"] = self.writes
+            attributes["smtp.bytes"] = self.written
+        self.span.set_attributes(attributes)
+        status = "failed" if result is None else result.status
+        inst.duration.record(perf_counter() - self._start, inst.labels(self.category, status))
         super().__exit__(exc_type, exc, tb)
 
     def finish(self, result: SendResult) -> None:
-        """Put the result's counts, reply code and queue id on the span; count the message."""
-        self.status = result.status
-        span, inst = self.span, self.instruments
-        span.set_attributes({
-            "acumbamail_smtp.status": result.status, "acumbamail_smtp.accepted": len(result.accepted),
-            "acumbamail_smtp.refused": len(result.refused),
-            "acumbamail_smtp.suppressed": len(result.suppressed),
-        })
-        if result.reply is not None:
-            span.set_attribute("smtp.reply.code", result.reply.code)
-        if result.queue_id:
-            span.set_attribute("acumbamail_smtp.queue_id", result.queue_id)
-        if result.status == "refused":
-            inst.refused.add(1, self.metric)
-        else:
-            inst.sent.add(1, self.metric)
+        """Keep the result for the span (put on it when it ends) and count the message."""
+        self.result = result
+        inst = self.instruments
+        inst.tally(REFUSED if result.status == "refused" else SENT, self.category)
         if result.suppressed:
-            inst.suppressed.add(1, self.metric)
+            inst.tally(SUPPRESSED, self.category)
 
     def retried(self, attempt: int, delay: float, reason: str) -> None:
         """One more try is coming: an event on the span and the retries counter."""
@@ -215,24 +303,27 @@ class SendScope(_Scope):
         self.instruments.retries.add(1, self.metric)
 
     def exchange(self, label: str, value: object) -> None:
-        """One write of the SMTP exchange as a span event (kind and size, never the data); a reply's
-        code is kept for the span's ``smtp.reply.codes``."""
+        """One reply or write of the SMTP exchange (never the data): a reply's code is kept for
+        ``smtp.reply.codes``, a write counted; the envelope (MAIL, with PIPELINING also every RCPT
+        and DATA) is the one span event, with its command count and size."""
         if label == "reply:":
             reply: Reply = value  # type: ignore[assignment]
-            self.codes.append(reply.code)  # one attribute at the end, not an event per reply
+            self.codes.append(reply.code)
             return
-        attributes: Attributes = {}
-        name = "smtp.body"
+        self.writes += 1
         if isinstance(value, bytes):
-            attributes["smtp.bytes"] = len(value)
+            self.written += len(value)
             if value.startswith(b"MAIL"):
-                name = "smtp.envelope"
-                attributes["smtp.commands"] = value.count(b"\r\n")
-            elif value.startswith(b"RCPT"):
-                name = "smtp.rcpt"
-            elif value == b"DATA\r\n":
-                name = "smtp.data"
-        self.span.add_event(name, attributes)
+                self.span.add_event("smtp.envelope", {"smtp.commands": value.count(b"\r\n"),
+                                                      "smtp.bytes": len(value)})
+        else:
+            self.written += _traced_size(str(value))
+
+
+def _traced_size(text: str) -> int:
+    """The size of a write traced as text: a long body is traced as ``<N bytes>``."""
+    head = text[1:].split(" ", 1)[0]
+    return int(head) if text.startswith("<") and head.isdigit() else 0
 
 
 class WebhookScope(_Scope):

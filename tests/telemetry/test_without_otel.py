@@ -48,3 +48,44 @@ def test_nothing_of_opentelemetry_is_imported_when_it_is_missing(tmp_path: Path)
     seen = json.loads(run.stdout)
     assert seen == {"status": "sent", "webhook": 200, "enabled": False, "observed": False, "store_ok": True,
                     "loaded": []}
+
+
+LATER = textwrap.dedent("""
+    import json
+    from acumbamail_smtp import Mailer, Message
+    from acumbamail_smtp.message.prepare import prepare
+    from acumbamail_smtp.telemetry import hooks
+    from acumbamail_smtp.testserver import FakeRelay
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    def message(n):
+        return Message(subject=f"s{n}", text="t", from_email="app@example.com", to="a@example.org",
+                       category="SIGNUP")
+
+    with FakeRelay() as relay, Mailer(relay.client_config()) as mailer:
+        mailer.send(message(1))  # the API's proxy providers only: nothing records, the hooks skip
+        quiet = type(hooks.send_span(prepare(message(0)))).__name__
+        exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        mailer.send(message(2))  # the same mailer and instruments, now with an SDK
+    sent = [p.value for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+            for m in sm.metrics if m.name == "acumbamail_smtp.messages.sent" for p in m.data.data_points]
+    print(json.dumps({"quiet": quiet, "spans": [s.name for s in exporter.get_finished_spans()], "sent": sent}))
+""")
+
+
+def test_an_sdk_set_after_the_first_send_is_picked_up() -> None:
+    """With the API only the hooks do nothing (the send scope is the null one); the global SDK
+    providers set later record the next send, spans and metrics."""
+    run = subprocess.run([sys.executable, "-c", LATER], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen == {"quiet": "_Null", "spans": ["acumbamail_smtp.send"], "sent": [1]}
