@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..store.schema import TABLE
-from ..store.sqlite import SQLiteEventStore, _parse_ts, _ts
+from ..store.sqlite import SQLiteEventStore, db_time, immediate, parse_db_time
 from .model import OutboxStats, QueuedMessage
 
 #: The columns :func:`_item` reads, in order.
@@ -36,7 +36,7 @@ def _value(name: str, value: Any) -> Any:
     if value is None:
         return None
     if name in _TIME_COLUMNS:
-        return _ts(value)
+        return db_time(value)
     if name in _JSON_COLUMNS:
         return json.dumps(value)
     return value
@@ -45,8 +45,8 @@ def _value(name: str, value: Any) -> Any:
 def _item(row: Sequence[Any], reclaimed: bool = False) -> QueuedMessage:
     return QueuedMessage(
         id=row[0], message_id=row[1], sender=row[2], recipients=json.loads(row[3]), category=row[4],
-        priority=row[5], status=row[6], attempts=row[7], send_after=_parse_ts(row[8]),
-        created_at=_parse_ts(row[9]), last_error=row[10], queue_id=row[11], data=bytes(row[12]),
+        priority=row[5], status=row[6], attempts=row[7], send_after=parse_db_time(row[8]),
+        created_at=parse_db_time(row[9]), last_error=row[10], queue_id=row[11], data=bytes(row[12]),
         smtputf8=bool(row[13]), metadata=json.loads(row[14]) if row[14] else None, reclaimed=reclaimed)
 
 
@@ -74,17 +74,8 @@ class SQLiteOutboxBackend:
         ``synchronous=NORMAL``: in WAL mode that survives a crash of any process and costs no
         fsync; only an OS crash can lose the last marks, and a lost mark means the message is sent
         again after its lease, never that it is lost. Inserts stay ``FULL``."""
-        with self._lock:
-            conn = self._conn
-            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with immediate(self._conn, self._lock, "FULL" if durable else "NORMAL") as conn:
+            yield conn
 
     def insert(self, rows: Sequence[Mapping[str, Any]], connection: Any = None) -> None:
         """Store ``rows`` in one transaction (``connection`` is for SQL backends; refused here)."""
@@ -96,7 +87,7 @@ class SQLiteOutboxBackend:
             conn.executemany(sql, [[_value(name, row.get(name)) for name in _COLUMNS] for row in rows])
 
     def claim(self, limit: int, worker: str, lease: float, now: datetime) -> builtins.list[QueuedMessage]:
-        stamp = _ts(now)
+        stamp = db_time(now)
         with self._write(durable=False) as conn:  # a lost claim is a lease nobody holds: sent again
             found = conn.execute(
                 f"SELECT {_ITEM_COLUMNS} FROM outbox"  # noqa: S608 (constants)
@@ -109,7 +100,7 @@ class SQLiteOutboxBackend:
             conn.execute(
                 "UPDATE outbox SET status = 'in_flight', lease_until = ?, worker = ?,"  # noqa: S608
                 f" attempts = attempts + 1 WHERE id IN ({', '.join('?' * len(ids))})",
-                (_ts(now + timedelta(seconds=lease)), worker[:255], *ids))
+                (db_time(now + timedelta(seconds=lease)), worker[:255], *ids))
         return [_item((*row[:6], "in_flight", row[7] + 1, *row[8:]), reclaimed=row[6] == "in_flight")
                 for row in found]
 
@@ -134,7 +125,7 @@ class SQLiteOutboxBackend:
             conn = self._conn
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
             oldest = conn.execute("SELECT MIN(created_at) FROM outbox WHERE status = 'queued'").fetchone()[0]
-        age = (now - _parse_ts(oldest)).total_seconds() if oldest else None
+        age = (now - parse_db_time(oldest)).total_seconds() if oldest else None
         return OutboxStats(counts.get("queued", 0), counts.get("in_flight", 0), counts.get("failed", 0),
                            counts.get("sent", 0), age)
 
@@ -148,7 +139,7 @@ class SQLiteOutboxBackend:
     def retry(self, ids: Sequence[str] | None) -> int:
         sql = ("UPDATE outbox SET status = 'queued', send_after = ?, lease_until = NULL"
                " WHERE status = 'failed'")
-        params: list[Any] = [_ts(datetime.now().astimezone())]
+        params: list[Any] = [db_time(datetime.now().astimezone())]
         with self._write() as conn:
             if ids is None:
                 return conn.execute(sql, params).rowcount
@@ -157,7 +148,7 @@ class SQLiteOutboxBackend:
     def purge(self, status: str, older_than: datetime | None) -> int:
         sql, params = "DELETE FROM outbox WHERE status = ?", [status]
         if older_than is not None:
-            sql, params = sql + " AND created_at < ?", [status, _ts(older_than)]
+            sql, params = sql + " AND created_at < ?", [status, db_time(older_than)]
         with self._write() as conn:
             return conn.execute(sql, params).rowcount
 

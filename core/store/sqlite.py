@@ -46,7 +46,7 @@ _EVENT_COLUMNS = "event_id, type, recipient, timestamp, message_key, url, catego
 _SEND_COLUMNS = "recipient, message_id, queue_id, category, sent_at, status, reply_code, reply_text"
 
 
-def _ts(value: datetime) -> str:
+def db_time(value: datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     if value.year < 1000:  # strftime does not pad the year; isoformat (the fast path) does
@@ -54,12 +54,31 @@ def _ts(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]
 
 
-def _parse_ts(value: str) -> datetime:
+def parse_db_time(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection, lock: threading.RLock,
+              synchronous: str | None = None) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``conn`` (opened with ``isolation_level=None``), taken with
+    ``BEGIN IMMEDIATE`` so it never has to upgrade a read lock (which SQLite cannot wait for);
+    ``synchronous`` sets that pragma for it (``FULL``, ``NORMAL``). Rolled back on any error."""
+    with lock:
+        if synchronous is not None:
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 class SQLiteEventStore(common.Closing):
@@ -105,18 +124,8 @@ class SQLiteEventStore(common.Closing):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken with ``BEGIN IMMEDIATE`` so it never has to upgrade a
-        read lock (which SQLite cannot wait for)."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with immediate(self._conn, self._lock) as conn:
+            yield conn
 
     def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         with self._lock:
@@ -131,7 +140,7 @@ class SQLiteEventStore(common.Closing):
         with self._write() as conn:
             conn.executemany(
                 f"INSERT INTO sends ({_SEND_COLUMNS}) VALUES ({_marks(8)})",  # noqa: S608 (constants)
-                [(r["recipient"], r["message_id"], r["queue_id"], r["category"], _ts(r["sent_at"]),
+                [(r["recipient"], r["message_id"], r["queue_id"], r["category"], db_time(r["sent_at"]),
                   r["status"], r["reply_code"], r["reply_text"]) for r in rows])
             conn.executemany(late_join_sql("events"), late_join_rows(results))
 
@@ -142,7 +151,7 @@ class SQLiteEventStore(common.Closing):
         sql = f"SELECT id, sent_at, {_SEND_COLUMNS} FROM sends"  # noqa: S608 (constants)
         for row in self._pages(sql, "sent_at", found):
             yield SendRecord(recipient=row[2], message_id=row[3], queue_id=row[4], category=row[5],
-                             sent_at=_parse_ts(row[1]), status=row[7], reply_code=row[8],
+                             sent_at=parse_db_time(row[1]), status=row[7], reply_code=row[8],
                              reply_text=row[9])
 
     # -- events ----------------------------------------------------------------------------------
@@ -150,7 +159,7 @@ class SQLiteEventStore(common.Closing):
     def store_events(self, events: Sequence[Event]) -> StoreOutcome:
         if not events:
             return StoreOutcome()
-        received_at = _ts(datetime.now(UTC))
+        received_at = db_time(datetime.now(UTC))
         with self._write() as conn:  # BEGIN IMMEDIATE: nobody else can insert until we commit
             stored = {row[0] for ids in common.chunks([event.event_id for event in events])
                       for row in conn.execute(
@@ -159,7 +168,7 @@ class SQLiteEventStore(common.Closing):
             outcome = common.split_duplicates(events, stored)
             if not outcome.new:
                 return outcome
-            stamps = [_ts(e.timestamp) for e in outcome.new]
+            stamps = [db_time(e.timestamp) for e in outcome.new]
             new = joined_events(outcome.new, join_sends(
                 outcome.new, lambda keys: self._by_queue_id(conn, keys),
                 lambda wanted: self._by_recipient(conn, wanted)))
@@ -181,7 +190,7 @@ class SQLiteEventStore(common.Closing):
     @staticmethod
     def _by_recipient(conn: sqlite3.Connection, wanted: Sequence[Wanted]) -> list[Any]:
         """Step 2 of the join rule for ``wanted``, in one query."""
-        params = [v for n, recipient, ts, late in wanted for v in (n, recipient, _ts(ts), _ts(late))]
+        params = [v for n, recipient, ts, late in wanted for v in (n, recipient, db_time(ts), db_time(late))]
         sql = recipient_join_sql("sends", [f"({_marks(4)})"] * len(wanted))
         return conn.execute(sql, params).fetchall()
 
@@ -191,7 +200,7 @@ class SQLiteEventStore(common.Closing):
         found = common.criteria("timestamp", since, until, category, recipient, types=type)
         sql = f"SELECT id, timestamp, {_EVENT_COLUMNS} FROM events"  # noqa: S608 (constants)
         for row in self._pages(sql, "timestamp", found):
-            yield common.event_from_row((*row[2:5], _parse_ts(row[5]), *row[6:]))
+            yield common.event_from_row((*row[2:5], parse_db_time(row[5]), *row[6:]))
 
     def _pages(self, sql: str, time_column: str, found: list[common.Criterion]) -> Iterator[Any]:
         """Rows (``id`` and ``time_column`` first) matching ``found``, ordered by
@@ -222,7 +231,7 @@ class SQLiteEventStore(common.Closing):
             cursor = conn.execute(
                 "INSERT INTO suppressions (address, reason, created_at, event_id) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (address) DO NOTHING",
-                (value, reason, _ts(datetime.now(UTC)), event_id))
+                (value, reason, db_time(datetime.now(UTC)), event_id))
             return cursor.rowcount == 1
 
     def unsuppress(self, address: str) -> bool:
@@ -236,7 +245,7 @@ class SQLiteEventStore(common.Closing):
             f" WHERE address > ? ORDER BY address LIMIT {int(self.page_size)}", (last or "",)),
             lambda row: row[0], self.page_size)
         for row in rows:
-            yield Suppression(row[0], row[1], _parse_ts(row[2]), row[3])
+            yield Suppression(row[0], row[1], parse_db_time(row[2]), row[3])
 
     # -- SQL for reports -------------------------------------------------------------------------
 
@@ -248,7 +257,7 @@ class SQLiteEventStore(common.Closing):
         ``{events}``, ``{suppressions}`` and ``{outbox}`` name the tables, ``:name`` marks a
         parameter; datetime parameters are bound in the stored format, stored timestamps come back
         as UTC text."""
-        values = {key: _ts(aware(value, key)) if isinstance(value, datetime) else value
+        values = {key: db_time(aware(value, key)) if isinstance(value, datetime) else value
                   for key, value in (params or {}).items()}
         query = sql.format(sends="sends", events="events", suppressions="suppressions", outbox="outbox")
         return [tuple(row) for row in self._read(query, values)]
@@ -268,7 +277,7 @@ def _where(found: list[common.Criterion]) -> tuple[list[str], list[Any]]:
             params.extend(value)
         else:
             where.append(f"{column} {op} ?")
-            params.append(_ts(value) if isinstance(value, datetime) else value)
+            params.append(db_time(value) if isinstance(value, datetime) else value)
     return where, params
 
 

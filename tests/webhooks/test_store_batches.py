@@ -21,7 +21,8 @@ from acumbamail_smtp import (
 )
 from acumbamail_smtp.store.common import raw_json
 from acumbamail_smtp.store.sqlalchemy import SQLAlchemyEventStore
-from acumbamail_smtp.store.sqlite import _TS_FORMAT, _ts
+from acumbamail_smtp.store.sqlite import _TS_FORMAT
+from acumbamail_smtp.store.sqlite import db_time as _ts
 from acumbamail_smtp.webhooks.parse import parse_events
 
 from tests.webhooks.helpers import T0, TOKEN, acumba, at, batch, event, send_result
