@@ -10,6 +10,7 @@ from ..lazy import homes, lazy_exports
 
 if TYPE_CHECKING:
     from .batched import BatchedSendStore as BatchedSendStore
+    from .batched import GatedStore as GatedStore
     from .batched import SuppressionOnly as SuppressionOnly
     from .common import DEFAULT_STORE_PATH as DEFAULT_STORE_PATH
     from .common import PAGE_SIZE as PAGE_SIZE
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 #: The public names and the module each is loaded from on first use.
 _HOMES = {
-    **homes(".batched", "BatchedSendStore", "SuppressionOnly"),
+    **homes(".batched", "BatchedSendStore", "GatedStore", "SuppressionOnly"),
     **homes(".common", "DEFAULT_STORE_PATH", "PAGE_SIZE", "SEND_STATUSES", "STORE_ENV", "check_address"),
     **homes(".join", "JOIN_SKEW"),
     **homes(".open", "open_store"),

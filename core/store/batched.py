@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from ..events import normalize_address
 from ..result import SendResult
-from .protocols import EventStore
+from .protocols import EventStore, SendStore
 
 logger = logging.getLogger("acumbamail_smtp.store")
 
@@ -61,20 +61,32 @@ class BatchedSendStore:
             logger.exception("could not record %d sent message(s) in the event store", len(results))
 
 
-class SuppressionOnly:
+class GatedStore:
+    """A store as a mailer sees it under two switches: the suppression list only with
+    ``suppression``, the record only with ``record``. Stateless, so a shared async pool can hold
+    it (:class:`BatchedSendStore` does the same per batch for the sync path)."""
+
+    def __init__(self, store: SendStore, suppression: bool = True, record: bool = True) -> None:
+        self.store = store
+        self.suppression = suppression
+        self.record = record
+
+    def suppressed(self, addresses: Iterable[str]) -> set[str]:
+        return self.store.suppressed(addresses) if self.suppression else set()
+
+    def record_sends(self, results: Sequence[SendResult]) -> None:
+        if self.record:
+            self.store.record_sends(results)
+
+
+class SuppressionOnly(GatedStore):
     """A store as every test mode's mailer sees it (Flask's ``TESTING``/``SUPPRESS_SEND``, FastAPI's
     ``RecordingMailer``, Django's ``TestEmailBackend``): the suppression list applies as for real,
     but nothing is recorded, because nothing was sent: the store and its reports only ever hold
     what the relay accepted."""
 
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-
-    def suppressed(self, addresses: Iterable[str]) -> set[str]:
-        return self.store.suppressed(addresses)
-
-    def record_sends(self, results: Sequence[SendResult]) -> None:
-        """Nothing was sent: nothing to record."""
+    def __init__(self, store: SendStore) -> None:
+        super().__init__(store, suppression=True, record=False)
 
 
-__all__ = ["BatchedSendStore", "SuppressionOnly"]
+__all__ = ["BatchedSendStore", "GatedStore", "SuppressionOnly"]

@@ -16,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from acumbamail_smtp.smtp.aio import AsyncMailer
+from acumbamail_smtp.store.batched import GatedStore
 from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
 if TYPE_CHECKING:
     from acumbamail_smtp.config import RelayConfig
-    from acumbamail_smtp.result import SendResult
     from acumbamail_smtp.store.protocols import SendStore
 
 #: Pool connections of each mailer (Django's backend sends one batch over one connection).
@@ -34,24 +34,6 @@ POOL_SIZE = 4
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], AsyncMailer]] = \
     weakref.WeakKeyDictionary()
 _pools_lock = threading.Lock()
-
-
-class GatedStore:
-    """The event store as a pooled mailer sees it, under the backend's settings: the suppression
-    list only when ``SUPPRESSION`` is on, the record only when the backend records (the sync
-    path's ``BatchedSendStore`` does the same per batch; a pool is shared, so this keeps no state)."""
-
-    def __init__(self, store: SendStore, suppression: bool, record: bool) -> None:
-        self.store = store
-        self.suppression = suppression
-        self.record = record
-
-    def suppressed(self, addresses: Iterable[str]) -> set[str]:
-        return self.store.suppressed(addresses) if self.suppression else set()
-
-    def record_sends(self, results: Sequence[SendResult]) -> None:
-        if self.record:
-            self.store.record_sends(results)
 
 
 def loop_mailer(config: RelayConfig, store: SendStore | None, *, suppression: bool = True,
