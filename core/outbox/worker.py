@@ -9,7 +9,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import RelayConfig
 from ..store.protocols import SendStore
@@ -17,6 +17,9 @@ from ..telemetry import hooks as telemetry
 from .api import Outbox
 from .delivery import drain
 from .model import DrainReport
+
+if TYPE_CHECKING:
+    from ..smtp.sync import Mailer
 
 logger = logging.getLogger("acumbamail_smtp.outbox")
 
@@ -42,14 +45,17 @@ def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def run_worker(outbox: Outbox, config: RelayConfig, *, poll: float = 1.0, stop: threading.Event | None = None,
                store: SendStore | None = None, batch: int = 100, lease: float = 60.0,
-               deadline: timedelta = timedelta(days=1), worker: str | None = None) -> DrainReport:
+               deadline: timedelta = timedelta(days=1), worker: str | None = None,
+               mailer: Mailer | None = None) -> DrainReport:
     """Drain ``outbox`` through a :class:`~acumbamail_smtp.Mailer` on ``config`` (recording in
     ``store``), sleep ``poll`` seconds when nothing is due, until ``stop`` is set or SIGTERM/SIGINT;
-    the counts of every drain. The mailer tries each message once: retries are the outbox's."""
+    the counts of every drain. The mailer tries each message once: retries are the outbox's.
+    ``mailer`` replaces it (an adapter's, e.g. one that sends its framework's signals)."""
     from ..smtp.sync import Mailer
 
     stop = stop if stop is not None else threading.Event()
-    mailer = Mailer(dataclasses.replace(config, max_tries=1), store=store)
+    if mailer is None:
+        mailer = Mailer(dataclasses.replace(config, max_tries=1), store=store)
     total = DrainReport()
     telemetry.observe_outbox(lambda: _depth(outbox))  # gauges while this worker runs (with otel)
     with _stopping_on_signals(stop):

@@ -8,12 +8,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from acumbamail_smtp.outbox import DrainReport
+from acumbamail_smtp.outbox import DrainReport, run_worker
 from acumbamail_smtp.result import SendResult
 from acumbamail_smtp.store.protocols import SendStore
 
 from . import conf
-from .outbox import DjangoOutboxBackend, drain_outbox
+from .outbox import DjangoOutboxBackend, django_outbox, drain_outbox
 from .signals import post_send, send_robust
 
 
@@ -48,9 +48,9 @@ def drain_from_settings(*, batch: int = 100, lease: float = 60.0, deadline: time
 
 
 def run_forever(stop: threading.Event, *, poll: float = 1.0, batch: int = 100, lease: float = 60.0) -> int:
-    """Drain, wait ``poll`` seconds, again, until ``stop`` is set; how many messages were sent."""
-    sent = 0
-    while not stop.is_set():
-        sent += drain_from_settings(batch=batch, lease=lease).sent
-        stop.wait(poll)
-    return sent
+    """Drain, wait ``poll`` seconds, again, until ``stop`` is set (the core's
+    :func:`~acumbamail_smtp.outbox.run_worker` on the ORM outbox); how many messages were sent."""
+    store = conf.event_store()
+    announcing = AnnouncingStore(store, conf.suppression(None, None, store))
+    return run_worker(django_outbox(), conf.relay_config({}), store=announcing, stop=stop, poll=poll,
+                      batch=batch, lease=lease).sent

@@ -3,7 +3,6 @@ worker (``flask acumbamail worker``) sends it and fires the signals then, in its
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -65,12 +64,13 @@ def drain_app(app: Flask, settings: SendSettings, store: EventStore | None, *,
 
 def work(app: Flask, settings: SendSettings, store: EventStore | None, *, poll: float = 1.0,
          stop: threading.Event | None = None) -> None:
-    """Drain, wait ``poll`` seconds, again, until ``stop`` is set or SIGTERM/SIGINT arrives."""
-    stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for number in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(number, lambda *_: stop.set())
+    """Drain, wait ``poll`` seconds, again, until ``stop`` is set or SIGTERM/SIGINT arrives (the
+    core's :func:`~acumbamail_smtp.outbox.run_worker` with the app's signalling mailer)."""
+    from acumbamail_smtp.outbox import run_worker
+
+    from .worker import SignallingOutbox
+
     with app.app_context():
-        while not stop.is_set():
-            drain_app(app, settings, store)
-            stop.wait(poll)
+        mailer = worker_mailer(app, settings, store)
+        run_worker(SignallingOutbox(app_outbox(store), mailer), settings.relay, poll=poll, stop=stop,
+                   mailer=mailer)

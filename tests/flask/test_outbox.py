@@ -107,3 +107,28 @@ def test_without_the_setting_send_is_inline(make_app, relay: FakeRelay) -> None:
     with app.app_context():
         result = mail.send(Message("Hi", recipients=["ana@example.com"], body="x"))
     assert result.status == "sent" and len(relay.messages) == 1
+
+
+def test_the_long_running_worker_sends_and_signals_until_stopped(make_app, relay: FakeRelay) -> None:
+    import threading
+
+    from acumbamail_smtp.integrations.flask.outbox import work
+
+    app = make_app(**relay_settings(relay, ACUMBAMAIL_OUTBOX=True))
+    mail = Acumbamail(app)
+    sent: list[Any] = []
+    with message_sent.connected_to(lambda sender, message, result, **extra: sent.append(result), app):
+        with app.app_context():
+            queued = mail.send(Message("Loop", recipients=["ana@example.com"], body="Hello"))
+            settings, store = app.extensions["acumbamail"].settings(app), mail.store
+        stop = threading.Event()
+        loop = threading.Thread(target=work, args=(app, settings, store), kwargs={"poll": 0.05, "stop": stop})
+        loop.start()
+        try:
+            received = relay.wait_for(1)
+        finally:
+            stop.set()
+            loop.join(10)
+    assert not loop.is_alive()
+    assert str(received[0].message["Message-ID"]) == queued.message_id
+    assert [r.message_id for r in sent] == [queued.message_id]
