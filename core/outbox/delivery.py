@@ -13,9 +13,10 @@ counted as ``ambiguous`` and logged with the Message-ID: they may reach the rela
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -107,33 +108,46 @@ def drain(outbox: Outbox, mailer: Mailer, *, batch: int = 100, lease: float = 60
             if not items:
                 break
             batches += 1
-            _note_reclaimed(items, report)
-            with telemetry.drain_span(len(items)) as span:
-                before = (report.sent, report.failed)
-                stopped = False
-                for index, item in enumerate(items):
-                    if not opened:
-                        try:
-                            mailer.__enter__()
-                            opened = True
-                        except ConnectionFailed as exc:
-                            _give_back(outbox, mailer.config, items[index:], exc, deadline, report)
-                            stopped = True
-                            break
-                    with telemetry.attach(_parent(item)):
-                        outcome = _send_sync(mailer, item)
-                    settle(outbox, mailer.config, item, outcome, deadline, report)
-                    if isinstance(outcome, ConnectionFailed) and not outcome.ambiguous:
-                        _give_back(outbox, mailer.config, items[index + 1:], outcome, deadline, report)
-                        stopped = True
-                        break
-                span.done(report.sent - before[0], report.failed - before[1])
-            if stopped:
+            with _batch(items, report):
+                if not opened:
+                    try:
+                        mailer.__enter__()
+                        opened = True
+                    except ConnectionFailed as exc:
+                        _give_back(outbox, mailer.config, items, exc, deadline, report)
+                        return report
+                reachable = _send_all(outbox, mailer, items, deadline, report)
+            if not reachable:
                 return report
     finally:
         if opened:
             mailer.__exit__(None, None, None)
     return report
+
+
+@contextlib.contextmanager
+def _batch(items: Sequence[QueuedMessage], report: DrainReport) -> Iterator[None]:
+    """One claimed batch's bookkeeping: expired leases counted as ambiguous, and one drain span
+    with what the batch sent and failed."""
+    _note_reclaimed(items, report)
+    with telemetry.drain_span(len(items)) as span:
+        before = (report.sent, report.failed)
+        yield
+        span.done(report.sent - before[0], report.failed - before[1])
+
+
+def _send_all(outbox: Outbox, mailer: Mailer, items: Sequence[QueuedMessage], deadline: timedelta,
+              report: DrainReport) -> bool:
+    """Send and mark each item in turn; False when the relay became unreachable (the rest of the
+    batch is given back)."""
+    for index, item in enumerate(items):
+        with telemetry.attach(_parent(item)):
+            outcome = _send_sync(mailer, item)
+        settle(outbox, mailer.config, item, outcome, deadline, report)
+        if isinstance(outcome, ConnectionFailed) and not outcome.ambiguous:
+            _give_back(outbox, mailer.config, items[index + 1:], outcome, deadline, report)
+            return False
+    return True
 
 
 def _give_back(outbox: Outbox, config: RelayConfig, items: Sequence[QueuedMessage], exc: SendError,
@@ -171,11 +185,8 @@ async def adrain(outbox: Outbox, mailer: AsyncMailer, *, batch: int = 100, lease
         if not items:
             break
         batches += 1
-        _note_reclaimed(items, report)
-        with telemetry.drain_span(len(items)) as span:
-            before = (report.sent, report.failed)
+        with _batch(items, report):
             outcomes = await asyncio.gather(*(one(item) for item in items))
-            span.done(report.sent - before[0], report.failed - before[1])
         if any(isinstance(o, ConnectionFailed) and not o.ambiguous for o in outcomes):
             break  # the relay is unreachable: leave the rest for the next drain
     return report
