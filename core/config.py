@@ -73,6 +73,11 @@ class RelayConfig:
     max_reply_bytes: int = 32768
     #: Seconds for the whole reply to one command (None: ``timeout``); ``timeout`` bounds each read.
     reply_timeout: float | None = None
+    #: Send with CHUNKING (RFC 3030, BDAT) when the relay offers it along with PIPELINING.
+    chunking: bool = True
+    #: Messages written ahead with CHUNKING before the first reply is read: more per round trip,
+    #: and as many in doubt if the connection is lost (with DATA, never more than one).
+    chunking_window: int = 8
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip():
@@ -120,7 +125,10 @@ class RelayConfig:
                 raise ConfigError(name, f"must be a number of seconds, got {value!r}")
         if self.retry_backoff < 0 or self.retry_backoff_max < 0:
             raise ConfigError("retry_backoff", "must not be negative")
-        for name, least in (("max_reply_lines", 1), ("max_reply_line", 64), ("max_reply_bytes", 64)):
+        if not isinstance(self.chunking, bool):
+            raise ConfigError("chunking", f"must be True or False, got {self.chunking!r}")
+        for name, least in (("max_reply_lines", 1), ("max_reply_line", 64), ("max_reply_bytes", 64),
+                            ("chunking_window", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(name, f"must be an integer >= {least}, got {value!r}")

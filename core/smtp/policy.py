@@ -299,11 +299,16 @@ class MailerPolicy:
                           category=prepared.category)
 
     @staticmethod
-    def _finish(prepared: PreparedMessage, result: SendResult) -> SendResult:
-        """Put ``result`` on the message (``message.send_result``) and log it."""
+    def _finish(prepared: PreparedMessage, result: SendResult,
+                scope: telemetry.SendHandle | None = None) -> SendResult:
+        """Put ``result`` on the message (``message.send_result``), count it (on ``scope``, else
+        the running send's span) and log it."""
         if prepared.source is not None:
             prepared.source.send_result = result
-        telemetry.finished(result)
+        if scope is None:
+            telemetry.finished(result)
+        else:
+            scope.finish(result)
         logger.debug("message %s: %s (queue id %s)", result.message_id, result.status, result.queue_id)
         return result
 

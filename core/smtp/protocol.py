@@ -23,7 +23,8 @@ from ..result import Reply, SendResult
 from .reading import MAX_REPLY_LINE, SocketReplies, parse_reply_line, reply_from_lines
 from .replies import CLOSING_CODES, error_for_reply
 
-__all__ = ["MAX_REPLY_LINE", "Exchange", "advance", "command_sync", "data_block", "exchange", "mail_options",
+__all__ = ["MAX_REPLY_LINE", "Exchange", "advance", "command_sync", "crlf_body", "data_block",
+           "envelope_commands", "exchange", "mail_options",
            "parse_reply_line", "read_reply", "reply_from_lines", "run_sync"]
 
 Exchange = Generator[bytes | None, Reply | None, SendResult]
@@ -31,13 +32,19 @@ Exchange = Generator[bytes | None, Reply | None, SendResult]
 _BARE_EOL = re.compile(rb"\r\n|\r|\n")
 
 
-def data_block(data: bytes) -> bytes:
-    """The message as sent after 354: CRLF line endings, dot-stuffed, ending ``.CRLF``."""
+def crlf_body(data: bytes) -> bytes:
+    """The message with CRLF line endings, ending with one: as sent in BDAT (RFC 3030)."""
     crlf = data.count(b"\r\n")
     if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
         data = _BARE_EOL.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
+    return data
+
+
+def data_block(data: bytes) -> bytes:
+    """The message as sent after 354: CRLF line endings, dot-stuffed, ending ``.CRLF``."""
+    data = crlf_body(data)
     if data.startswith(b"."):
         data = b"." + data
     return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
@@ -54,6 +61,15 @@ def _command(verb: str, argument: str, encoding: str) -> bytes:
         ) from None
 
 
+def envelope_commands(prepared: PreparedMessage, options: list[str]) -> tuple[bytes, list[bytes]]:
+    """MAIL FROM (with ``options``) and one RCPT TO per recipient, as written on the wire;
+    :class:`PermanentError` for an argument that cannot be sent (a line break, non-ASCII without SMTPUTF8)."""
+    encoding = "utf-8" if prepared.smtputf8 else "ascii"
+    suffix = "".join(" " + option for option in options)
+    mail = _command("MAIL FROM:", f"<{prepared.envelope_from}>{suffix}", encoding)
+    return mail, [_command("RCPT TO:", f"<{rcpt}>", encoding) for rcpt in prepared.recipients]
+
+
 def exchange(prepared: PreparedMessage, options: list[str], *, pipelining: bool) -> Exchange:
     """MAIL, RCPT for each recipient, DATA and the body; refused recipients go in the result.
 
@@ -61,10 +77,7 @@ def exchange(prepared: PreparedMessage, options: list[str], *, pipelining: bool)
     the caller then sends RSET (or reconnects after 421). A result with status ``refused``
     (every recipient refused) also leaves a transaction for the caller to RSET.
     """
-    encoding = "utf-8" if prepared.smtputf8 else "ascii"
-    suffix = "".join(" " + option for option in options)
-    mail = _command("MAIL FROM:", f"<{prepared.envelope_from}>{suffix}", encoding)
-    rcpts = [_command("RCPT TO:", f"<{rcpt}>", encoding) for rcpt in prepared.recipients]
+    mail, rcpts = envelope_commands(prepared, options)
     if pipelining:
         yield b"".join((mail, *rcpts, b"DATA\r\n"))
     else:

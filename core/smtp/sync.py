@@ -15,7 +15,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,6 @@ from ..config import RelayConfig
 from ..errors import (
     AcumbamailError,
     ConnectionFailed,
-    PermanentError,
     RecipientsRefused,
     SendError,
     TransientError,
@@ -31,7 +30,8 @@ from ..errors import (
 from ..message import Message, PreparedMessage, prepare
 from ..result import SendResult
 from ..telemetry import hooks as telemetry
-from . import protocol
+from . import protocol, stream
+from .batch import Batch
 from .client import _SMTP, _SMTP_SSL, login
 from .policy import (
     RECORD_BATCH,
@@ -40,7 +40,6 @@ from .policy import (
     batch_error,
     local_hostname,
     must_reconnect,
-    refused_result,
     refused_text,
     smtp_logger,
     starttls_missing,
@@ -48,6 +47,7 @@ from .policy import (
 )
 from .reading import ReplyError, ReplyLimits, broken_reply
 from .replies import CLOSING_CODES, error_for_reply, reply_text
+from .stream import Outcome
 
 if TYPE_CHECKING:
     from ..store.sqlite import SendStore
@@ -150,6 +150,30 @@ class SMTPConnection:
             self.discard()
             raise
 
+    def stream(self, pull: Callable[[], PreparedMessage | None]) -> Iterator[Outcome]:
+        """Send every message ``pull`` hands in, pipelined across messages where the relay offers
+        PIPELINING (and with BDAT where it offers CHUNKING, see :mod:`~acumbamail_smtp.smtp.stream`),
+        yielding each one's :class:`~acumbamail_smtp.smtp.stream.Outcome` as soon as it is known.
+        The connection is dropped when the stream leaves it unusable."""
+        smtp = self._smtp
+        if smtp is None or smtp.sock is None:
+            raise ConnectionFailed("connection is not open")
+        if not smtp.has_extn("pipelining"):
+            yield from lockstep(self, pull)
+            return
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.port}"
+        steps = stream.stream(smtp.has_extn, chunking=cfg.chunking and smtp.has_extn("chunking"),
+                              window=cfg.chunking_window)
+        try:
+            usable = yield from stream.drive(steps, smtp.sock.sendall, smtp.replies().read, pull,
+                                             lambda exc: _lost(where, exc), tracer())
+        except BaseException:
+            self.discard()  # interrupted with messages on the wire: never reuse this connection
+            raise
+        if not usable:
+            self.discard()
+
     def _reset_after(self, code: int) -> None:
         if code in CLOSING_CODES:
             self.discard()
@@ -181,6 +205,24 @@ class SMTPConnection:
             pass
         finally:
             smtp.close()
+
+
+def _lost(where: str, exc: Exception) -> ConnectionFailed:
+    if isinstance(exc, ReplyError):
+        return broken_reply(where, exc)
+    return ConnectionFailed(f"connection to the relay dropped: {exc}")
+
+
+def lockstep(conn: SyncConnection, pull: Callable[[], PreparedMessage | None]) -> Iterator[Outcome]:
+    """The stream of a connection that cannot pipeline: one :meth:`~SyncConnection.send` per
+    message, its result or refusal as the outcome; ends when the connection closes."""
+    while (prepared := pull()) is not None:
+        try:
+            yield Outcome(prepared, conn.send(prepared))
+        except SendError as exc:
+            yield Outcome(prepared, exc)
+        if not conn.is_open:
+            return
 
 
 class Mailer(MailerPolicy):
@@ -254,12 +296,8 @@ class Mailer(MailerPolicy):
         """
         prepared = [prepare(m, self.config) for m in messages]
         results: list[SendResult] = []
-        try:
-            for result in self._deliver_all(prepared):
-                results.append(result)
-        except SendError as exc:
-            batch_error(exc, [*results, exc], len(prepared))
-            raise
+        for _ in self._deliver_all(prepared, results, len(prepared)):
+            pass
         return results
 
     def iter_send(self, messages: Iterable[Message]) -> Iterator[SendResult]:
@@ -286,22 +324,80 @@ class Mailer(MailerPolicy):
     def _session(self) -> _Session:
         return _Session(self)
 
-    def _deliver_all(self, prepared: Iterable[PreparedMessage]) -> Iterator[SendResult]:
-        pending: list[SendResult] = []
+    def _deliver_all(self, prepared: Iterable[PreparedMessage], kept: list[SendResult] | None = None,
+                     size: int = 0) -> Iterator[SendResult]:
+        """Send a batch through pipelined streams (see :class:`~acumbamail_smtp.smtp.batch.Batch`),
+        yielding the results in order; ``kept`` collects them for a stopped batch's ``exc.results``."""
+        batch = Batch(self, iter(prepared))
         try:
-            with self._session():
-                for item in prepared:
-                    try:
-                        result = self._send_prepared(item)
-                    except PermanentError as exc:
-                        result = refused_result(item, exc)
-                    pending.append(result)
-                    if len(pending) >= RECORD_BATCH:
-                        self._record_now(pending)
-                        pending = []
-                    yield result
+            with self._session(), self._lock:
+                while not batch.finished:
+                    wait = batch.waiting()
+                    if wait:
+                        time.sleep(wait)
+                    for outcome in self._one_stream(batch):
+                        batch.settle(outcome.prepared, outcome.outcome)
+                        if len(batch.to_record) >= RECORD_BATCH:
+                            self._record_now(batch.take_records())
+                        for result in batch.release():
+                            if kept is not None:
+                                kept.append(result)
+                            yield result
+                    for result in batch.release():
+                        if kept is not None:
+                            kept.append(result)
+                        yield result
         finally:
-            self._record_now(pending)
+            self._record_now(batch.take_records())
+        if batch.stopped is not None:
+            if kept is not None:
+                batch_error(batch.stopped, [*kept, *batch.outcomes()], size)
+            raise batch.stopped
+
+    def _one_stream(self, batch: Batch) -> Iterator[Outcome]:
+        """One stream of the batch on the connection, (re)opened first; an open that fails is
+        the outcome of the next message, which the retry policy then judges."""
+        conn = self._conn
+        if self._spent(conn):
+            conn.close()
+        if not conn.is_open:
+            try:
+                conn.open()
+            except (TransientError, ConnectionFailed) as exc:
+                if (item := self._next(batch)) is not None:
+                    yield Outcome(item, exc)
+                return
+            except BaseException as exc:
+                if (item := self._next(batch)) is None:
+                    raise
+                batch.fail(item, exc)
+                return
+            self._opened(conn)
+
+        def pull() -> PreparedMessage | None:
+            if self._spent(conn):
+                return None
+            item = self._next(batch)
+            if item is not None:
+                self._carried_one(conn)
+            return item
+
+        streaming = getattr(conn, "stream", None)
+        yield from streaming(pull) if streaming is not None else lockstep(conn, pull)
+
+    def _next(self, batch: Batch) -> PreparedMessage | None:
+        """The batch's next message for the wire: a retry that is due, else a new one screened for
+        suppression; None when a retry must be waited for, or nothing is left."""
+        item = batch.again()
+        if item is not None or batch.waiting() is not None:
+            return item
+        while (raw := batch.new()) is not None:
+            screened = raw
+            if self.store is not None and raw.recipients:
+                screened = self._without(raw, self.store.suppressed(raw.recipients))
+            if (item := batch.launch(raw, screened)) is not None:
+                return item
+        return None
 
     def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
         """Suppression, then the tries (one span); the result is put on the message, not yet recorded."""

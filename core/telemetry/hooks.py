@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..config import RelayConfig
@@ -105,6 +105,47 @@ def _scope() -> Any:
     return inst.running()
 
 
+class SendHandle(Protocol):
+    """The telemetry of one send that is not the current one (a message of a pipelined stream,
+    several of which are on the wire at once): the same span and counts as :func:`send_span`."""
+
+    def finish(self, result: SendResult) -> None: ...
+
+    def retried(self, attempt: int, delay: float, outcome: object) -> None: ...
+
+    def end(self, exc: BaseException | None) -> None: ...
+
+
+class _NoSend:
+    """The handle when telemetry is off: records nothing."""
+
+    def finish(self, result: SendResult) -> None:
+        """Nothing to count."""
+
+    def retried(self, attempt: int, delay: float, outcome: object) -> None:
+        """Nothing to count."""
+
+    def end(self, exc: BaseException | None) -> None:
+        """Nothing to end."""
+
+
+NO_SEND: SendHandle = _NoSend()
+
+
+def send_handle(prepared: PreparedMessage) -> SendHandle:
+    """The span of one send in a pipelined stream, started now, ended by ``end()``; never current
+    (its parent is the context current now, e.g. an outbox drain's span)."""
+    inst = _instruments if _instruments is not _UNSET else active()
+    if inst is None or not (inst.live or inst.recording()):
+        return NO_SEND
+    return inst.send_handle(prepared)
+
+
+def retry_reason(outcome: object) -> str:
+    """How a retry's cause is named on the span: ``deferred`` or the error's type."""
+    return "deferred" if type(outcome).__name__ == "SendResult" else type(outcome).__name__
+
+
 def finished(result: SendResult) -> None:
     """The running send's result: counts and reply on its span, the message counted."""
     scope = _scope()
@@ -116,8 +157,7 @@ def retried(attempt: int, delay: float, outcome: object) -> None:
     """Try ``attempt`` of the running send is repeated in ``delay`` seconds after ``outcome``."""
     scope = _scope()
     if scope is not None:
-        reason = "deferred" if type(outcome).__name__ == "SendResult" else type(outcome).__name__
-        scope.retried(attempt, delay, reason)
+        scope.retried(attempt, delay, retry_reason(outcome))
 
 
 def opened(config: RelayConfig) -> None:

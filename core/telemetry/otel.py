@@ -145,6 +145,9 @@ class Instruments:
         """The scope of one send (see :class:`SendScope`)."""
         return SendScope(self, prepared)
 
+    def send_handle(self, prepared: PreparedMessage) -> DetachedSend:
+        return DetachedSend(self, prepared)
+
     def webhook_scope(self) -> WebhookScope:
         """The scope of one webhook post (see :class:`WebhookScope`)."""
         return WebhookScope(self)
@@ -221,7 +224,8 @@ class _Scope:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        otel_context.detach(self._token)  # type: ignore[arg-type]
+        if self._token is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
         if exc is not None:
             self._failed(exc)
         self.span.end()
@@ -320,6 +324,19 @@ class SendScope(_Scope):
             self.written += _traced_size(str(value))
 
 
+class DetachedSend(SendScope):
+    """A send's span that is never made current: one message of a pipelined stream, where several
+    are on the wire at once. ``end()`` closes it as leaving a ``with`` block would."""
+
+    def retried(self, attempt: int, delay: float, reason: object) -> None:
+        if not isinstance(reason, str):
+            reason = "deferred" if type(reason).__name__ == "SendResult" else type(reason).__name__
+        super().retried(attempt, delay, reason)
+
+    def end(self, exc: BaseException | None) -> None:
+        self.__exit__(type(exc) if exc is not None else None, exc, None)
+
+
 def _traced_size(text: str) -> int:
     """The size of a write traced as text: a long body is traced as ``<N bytes>``."""
     head = text[1:].split(" ", 1)[0]
@@ -394,4 +411,5 @@ class Attached:
         self._token = otel_context.attach(self.context)
 
     def __exit__(self, *exc: object) -> None:
-        otel_context.detach(self._token)  # type: ignore[arg-type]
+        if self._token is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
