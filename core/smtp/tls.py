@@ -38,6 +38,8 @@ class ResumingContext(ssl.SSLContext):
 
     def __new__(cls, inner: ssl.SSLContext) -> ResumingContext:
         self = super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+        while isinstance(inner, ResumingContext):  # a mailer's context given as ssl_context
+            inner = inner._inner
         self._inner = inner
         self._session = None
         self._hostname = None
