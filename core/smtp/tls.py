@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Callable
 
 from ..config import RelayConfig
 from .policy import smtp_logger
@@ -32,30 +33,38 @@ class ResumingContext(ssl.SSLContext):
     share one between mailers: the session of one is not for the other.
     """
 
-    _inner: ssl.SSLContext
+    _inner: ssl.SSLContext | None
+    _make: Callable[[], ssl.SSLContext] | None
     _session: ssl.SSLSession | None
     _hostname: str | bytes | None
 
-    def __new__(cls, inner: ssl.SSLContext) -> ResumingContext:
+    def __new__(cls, inner: ssl.SSLContext | Callable[[], ssl.SSLContext]) -> ResumingContext:
         self = super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
-        while isinstance(inner, ResumingContext):  # a mailer's context given as ssl_context
-            inner = inner._inner
-        self._inner = inner
+        if isinstance(inner, ResumingContext):
+            inner = inner.wrapped
+        self._inner, self._make = (inner, None) if isinstance(inner, ssl.SSLContext) else (None, inner)
         self._session = None
         self._hostname = None
         return self
 
-    def __init__(self, inner: ssl.SSLContext) -> None:
-        """Carry sessions for handshakes made by ``inner``."""
+    def __init__(self, inner: ssl.SSLContext | Callable[[], ssl.SSLContext]) -> None:
+        """Carry sessions for handshakes made by ``inner`` (or the context it makes when first needed)."""
 
     @classmethod
     def of(cls, config: RelayConfig) -> ResumingContext:
-        """A new context (with no session yet) for a mailer with ``config``."""
-        return cls(config.create_ssl_context())
+        """A new context (with no session yet) for a mailer with ``config``. Its wrapped context is
+        built at the first handshake, so a missing ``ca_file`` fails there, as a connection error."""
+        return cls(config.create_ssl_context)
 
     @property
     def wrapped(self) -> ssl.SSLContext:
-        """The context that does the handshakes (the configuration's)."""
+        """The context that does the handshakes (the configuration's), built on first use."""
+        if self._inner is None:
+            assert self._make is not None
+            inner = self._make()
+            if isinstance(inner, ResumingContext):  # a mailer's context given as ssl_context
+                inner = inner.wrapped
+            self._inner = inner
         return self._inner
 
     @property
@@ -75,15 +84,15 @@ class ResumingContext(ssl.SSLContext):
                     server_hostname: str | bytes | None = None,
                     session: ssl.SSLSession | None = None) -> ssl.SSLSocket:
         """``wrap_socket`` of the wrapped context, offering the kept session (smtplib's path)."""
-        return self._inner.wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
-                                       server_hostname, self._offer(session, server_hostname))
+        return self.wrapped.wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
+                                        server_hostname, self._offer(session, server_hostname))
 
     def wrap_bio(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, server_side: bool = False,
                  server_hostname: str | bytes | None = None,
                  session: ssl.SSLSession | None = None) -> ssl.SSLObject:
         """``wrap_bio`` of the wrapped context, offering the kept session (asyncio's path)."""
-        return self._inner.wrap_bio(incoming, outgoing, server_side, server_hostname,
-                                    self._offer(session, server_hostname))
+        return self.wrapped.wrap_bio(incoming, outgoing, server_side, server_hostname,
+                                     self._offer(session, server_hostname))
 
     def settle(self, tls: ssl.SSLSocket | ssl.SSLObject, where: str) -> bool:
         """After the first reply over ``tls``: keep its session for the next handshake and return
@@ -94,7 +103,7 @@ class ResumingContext(ssl.SSLContext):
         """
         resumed = bool(tls.session_reused)
         session = tls.session
-        if session is not None and tls.context is self._inner:
+        if session is not None and tls.context is self.wrapped:
             self._session, self._hostname = session, tls.server_hostname
         smtp_logger.debug("TLS with %s: %s (%s)", where, "session resumed" if resumed else "full handshake",
                           tls.version())
