@@ -10,6 +10,7 @@ import logging
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from acumbamail_smtp import AsyncMailer, ConnectionFailed, Mailer, RelayConfig
@@ -312,3 +313,22 @@ def test_login_initial_response_and_a_relay_that_asks_for_the_name_again() -> No
     assert next(ignoring) == (b"AUTH", b"LOGIN", name)
     assert ignoring.send(Reply(334, "VXNlcm5hbWU6")) == (name,)  # "Username:"
     assert ignoring.send(Reply(334, "UGFzc3dvcmQ6")) == (secret,)  # "Password:"
+
+
+def test_a_ca_file_gone_before_the_handshake_is_a_connection_error(
+        relay: FakeRelay, config_for: Callable[..., RelayConfig], tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(Path(relay.ca_file).read_bytes())
+    config = config_for(relay, ca_file=str(ca_file), max_tries=1)
+    ca_file.unlink()  # the context is built at the first handshake, inside the connection's errors
+
+    with pytest.raises(ConnectionFailed):
+        Mailer(config).send(msg(0))
+
+    async def send_async() -> None:
+        async with AsyncMailer(config, pool_size=1) as mailer:
+            await mailer.send(msg(1))
+
+    with pytest.raises(ConnectionFailed):
+        asyncio.run(send_async())
+    assert relay.messages == []
