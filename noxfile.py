@@ -142,6 +142,7 @@ def bench(session: nox.Session) -> None:
     _postfix_tools(session)
     session.run("python", "benchmarks/run.py", *session.posargs)
     session.run("python", "benchmarks/telemetry_bench.py")
+    session.run("python", "benchmarks/tls_bench.py")
 
 
 def _postfix_tools(session: nox.Session) -> None:

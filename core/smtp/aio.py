@@ -25,6 +25,7 @@ from ..telemetry import hooks as telemetry
 from . import aio_protocol, auth, policy, protocol, reading
 from .policy import AsyncConnection, MailerPolicy, smtp_logger
 from .replies import CLOSING_CODES, error_for_reply
+from .tls import ResumingContext
 
 if TYPE_CHECKING:
     from ..store.sqlite import SendStore
@@ -86,12 +87,40 @@ async def _authenticate(smtp: aiosmtplib.SMTP, steps: auth.AuthExchange,
         answer = Reply(response.code, response.message)
 
 
+async def _ehlo(smtp: aiosmtplib.SMTP, limits: reading.ReplyLimits) -> None:
+    """EHLO (logged on the transcript), its reply held to the limits."""
+    smtp_logger.debug("send: EHLO %s", smtp.local_hostname)
+    reply = await smtp.ehlo()
+    smtp_logger.debug("reply: %s %r", reply.code, reply.message)
+    limits.check(*reply)
+
+
+def _ssl_object(smtp: aiosmtplib.SMTP) -> ssl.SSLObject:
+    """The TLS state of ``smtp``'s transport (after STARTTLS, or from the start for implicit TLS)."""
+    tls = smtp.transport.get_extra_info("ssl_object") if smtp.transport is not None else None
+    if not isinstance(tls, ssl.SSLObject):
+        raise errors.ConnectionFailed("the connection to the relay is not encrypted after TLS")
+    return tls
+
+
 class AsyncSMTPConnection:
     """One open, secured and authenticated ``aiosmtplib`` connection."""
 
-    def __init__(self, config: RelayConfig) -> None:
+    def __init__(self, config: RelayConfig, *, tls: ResumingContext | None = None) -> None:
         self._smtp: aiosmtplib.SMTP | None = None
         self.config = config
+        self._tls = tls
+        #: Whether the last TLS handshake resumed the session of an earlier connection (None: not
+        #: TLS, or not opened yet).
+        self.tls_resumed: bool | None = None
+
+    @property
+    def tls_context(self) -> ResumingContext:
+        """The TLS context of this connection (made on first use unless the mailer shares its pool's
+        with ``tls=``), which keeps the last session for the next handshake."""
+        if self._tls is None:
+            self._tls = ResumingContext.of(self.config)
+        return self._tls
 
     @property
     def is_open(self) -> bool:
@@ -102,25 +131,31 @@ class AsyncSMTPConnection:
         cfg = self.config
         where = f"{cfg.host}:{cfg.port}"
         limits = reading.ReplyLimits.of(cfg)
-        context = cfg.create_ssl_context() if cfg.encrypted else None
+        self.tls_resumed = None
+        context = self.tls_context if cfg.encrypted else None
         smtp = aiosmtplib.SMTP(
             hostname=cfg.host, port=cfg.port, timeout=cfg.reply_deadline,
             local_hostname=cfg.local_hostname or policy.local_hostname(),
             use_tls=cfg.security == "tls", start_tls=False,
             tls_context=context if cfg.security == "tls" else None,
         )
+        # Connection setup is exactly: banner, EHLO, [STARTTLS, handshake, EHLO], AUTH.
         try:
             smtp_logger.debug("connect: %s (security %s)", where, cfg.security)
-            limits.check(*await smtp.connect(timeout=cfg.timeout))
-            ehlo = await smtp.ehlo()
-            smtp_logger.debug("reply: %s %r", ehlo.code, ehlo.message)
-            limits.check(*ehlo)
+            banner = await smtp.connect(timeout=cfg.timeout)
+            smtp_logger.debug("reply: %s %r", banner.code, banner.message)
+            limits.check(*banner)
+            await _ehlo(smtp, limits)
             if cfg.security == "starttls":
                 if not smtp.supports_extension("starttls"):
                     raise policy.starttls_missing(where)
                 smtp_logger.debug("send: STARTTLS")
-                limits.check(*await smtp.starttls(tls_context=context))
-                limits.check(*await smtp.ehlo())
+                reply = await smtp.starttls(tls_context=context)
+                smtp_logger.debug("reply: %s %r", reply.code, reply.message)
+                limits.check(*reply)
+                await _ehlo(smtp, limits)
+            if context is not None:
+                self.tls_resumed = context.settle(_ssl_object(smtp), where)
             if cfg.username and cfg.password:
                 await _login(smtp, cfg, limits)
         except errors.AcumbamailError:
@@ -128,6 +163,8 @@ class AsyncSMTPConnection:
             raise
         except BaseException as exc:
             smtp.close()
+            if context is not None and _tls_cause(exc) is not None:
+                context.forget()  # the next try shakes hands in full
             raise _setup_error(where, exc) from exc
         self._smtp = smtp
 
@@ -235,6 +272,7 @@ class AsyncMailer(MailerPolicy):
         self._idle: list[AsyncConnection] = []
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
+        self._tls: ResumingContext | None = None
 
     async def __aenter__(self) -> AsyncMailer:
         self._closed = False
@@ -344,7 +382,15 @@ class AsyncMailer(MailerPolicy):
         """The given connection, else an idle pooled one, else a new one."""
         if self.connection is not None:
             return self.connection
-        return self._idle.pop() if self._idle else AsyncSMTPConnection(self.config)
+        return self._idle.pop() if self._idle else AsyncSMTPConnection(self.config, tls=self.tls_context)
+
+    @property
+    def tls_context(self) -> ResumingContext | None:
+        """The one TLS context of the pool (None without TLS): each new connection offers the
+        session the last one kept, so it resumes instead of a full handshake."""
+        if self._tls is None and self.config.encrypted:
+            self._tls = ResumingContext.of(self.config)
+        return self._tls
 
     async def _try_once(self, conn: AsyncConnection,
                         prepared: PreparedMessage) -> SendResult | errors.AcumbamailError:

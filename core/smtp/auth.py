@@ -18,7 +18,7 @@ from ..errors import AuthenticationError, PermanentError
 from ..result import Reply
 from .replies import auth_error
 
-#: The mechanisms we speak, in order of preference (PLAIN takes one round trip).
+#: The mechanisms we speak, in order of preference (PLAIN takes one round trip, LOGIN two).
 MECHANISMS = ("PLAIN", "LOGIN")
 REDACTED = "<redacted>"
 
@@ -55,13 +55,22 @@ def exchange(config: RelayConfig, name: str) -> AuthExchange:
     frames never hold the secret in a variable (the wire bytes are yielded as they are made)."""
     if name == "PLAIN":
         return (yield (b"AUTH", b"PLAIN", _plain(config)))
-    reply = yield (b"AUTH", b"LOGIN")
-    if reply.code != 334:
-        return reply
-    reply = yield (_username(config),)
+    # The user name as the initial response (RFC 4954 4): one round trip less than a bare AUTH LOGIN.
+    reply = yield (b"AUTH", b"LOGIN", _username(config))
+    if reply.code == 334 and _asks_username(reply.text):
+        reply = yield (_username(config),)  # a relay that ignored the initial response
     if reply.code != 334:
         return reply
     return (yield (_password(config),))
+
+
+def _asks_username(challenge: str) -> bool:
+    """Whether a LOGIN challenge (base64) asks for the user name ("Username:"), not the password."""
+    try:
+        text = base64.b64decode(challenge.strip(), validate=True).decode("utf-8", "replace")
+    except ValueError:
+        return False
+    return text.lower().replace(" ", "").startswith("username")
 
 
 def _cores(secret: bytes) -> list[str]:

@@ -9,6 +9,7 @@ then the pipelined exchange), and :func:`login` speaks AUTH itself (see
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from typing import Any
 
@@ -32,6 +33,8 @@ class _SMTP(smtplib.SMTP):
     def __init__(self, *args: Any, limits: ReplyLimits | None = None, **kwargs: Any) -> None:
         if limits is not None:
             self._limits = limits
+        # Set before connecting (smtplib connects in __init__), so the transcript has the banner.
+        self.debuglevel = 1 if smtp_logger.isEnabledFor(logging.DEBUG) else 0
         super().__init__(*args, **kwargs)
 
     def _print_debug(self, *args: Any) -> None:

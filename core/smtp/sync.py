@@ -41,13 +41,13 @@ from .policy import (
     local_hostname,
     must_reconnect,
     refused_text,
-    smtp_logger,
     starttls_missing,
     tracer,
 )
 from .reading import ReplyError, ReplyLimits, broken_reply
 from .replies import CLOSING_CODES, error_for_reply, reply_text
 from .stream import Outcome
+from .tls import ResumingContext
 
 if TYPE_CHECKING:
     from ..store.sqlite import SendStore
@@ -62,9 +62,21 @@ def _tls_failure(exc: BaseException) -> bool:
 class SMTPConnection:
     """One open, secured and authenticated SMTP connection to the relay."""
 
-    def __init__(self, config: RelayConfig) -> None:
+    def __init__(self, config: RelayConfig, *, tls: ResumingContext | None = None) -> None:
         self.config = config
         self._smtp: _SMTP | None = None
+        self._tls = tls
+        #: Whether the last TLS handshake resumed the session of an earlier connection (None: not
+        #: TLS, or not opened yet).
+        self.tls_resumed: bool | None = None
+
+    @property
+    def tls_context(self) -> ResumingContext:
+        """The one TLS context of this connection's reconnects (made on first use), which keeps
+        the last session for the next handshake; ``tls=`` shares a mailer's with it."""
+        if self._tls is None:
+            self._tls = ResumingContext.of(self.config)
+        return self._tls
 
     @property
     def is_open(self) -> bool:
@@ -74,23 +86,28 @@ class SMTPConnection:
         """Connect, secure the connection as configured, and authenticate."""
         cfg = self.config
         where = f"{cfg.host}:{cfg.port}"
+        self.tls_resumed = None
+        context = self.tls_context if cfg.encrypted else None
         try:
             smtp: _SMTP
             limits = ReplyLimits.of(cfg)
+            # Connection setup is exactly: banner, EHLO, [STARTTLS, handshake, EHLO], AUTH.
             if cfg.security == "tls":
                 smtp = _SMTP_SSL(cfg.host, cfg.port, local_hostname=cfg.local_hostname or local_hostname(),
-                                 timeout=cfg.timeout, context=cfg.create_ssl_context(), limits=limits)
+                                 timeout=cfg.timeout, context=context, limits=limits)
             else:
                 smtp = _SMTP(cfg.host, cfg.port, local_hostname=cfg.local_hostname or local_hostname(),
                              timeout=cfg.timeout, limits=limits)
-            smtp.set_debuglevel(1 if smtp_logger.isEnabledFor(logging.DEBUG) else 0)
             try:
                 smtp.ehlo_or_helo_if_needed()
                 if cfg.security == "starttls":
                     if not smtp.has_extn("starttls"):
                         raise starttls_missing(where)
-                    smtp.starttls(context=cfg.create_ssl_context())
+                    smtp.starttls(context=context)
                     smtp.ehlo()
+                if context is not None:
+                    assert isinstance(smtp.sock, ssl.SSLSocket)
+                    self.tls_resumed = context.settle(smtp.sock, where)
                 if cfg.username and cfg.password:
                     login(smtp, cfg)
             except BaseException:
@@ -104,6 +121,8 @@ class SMTPConnection:
             raise error_for_reply("connection greeting", exc.smtp_code,
                                   reply_text(exc.smtp_error)) from exc
         except (ssl.SSLError, ssl.CertificateError) as exc:
+            if context is not None:
+                context.forget()  # the next try shakes hands in full
             raise ConnectionFailed(
                 f"TLS with {where} failed: {exc}", retryable=not _tls_failure(exc)
             ) from exc
