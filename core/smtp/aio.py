@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,8 @@ from ..config import RelayConfig
 from ..message import Message, PreparedMessage, prepare
 from ..result import Reply, SendResult
 from ..telemetry import hooks as telemetry
-from . import aio_protocol, auth, policy, protocol, reading
+from . import aio_protocol, auth, policy, protocol, reading, stream
+from .batch import Batch
 from .policy import AsyncConnection, MailerPolicy, smtp_logger
 from .replies import CLOSING_CODES, error_for_reply
 from .tls import ResumingContext
@@ -213,6 +214,38 @@ class AsyncSMTPConnection:
         smtp_logger.debug("message %s: %s", prepared.message_id, result.reply)
         return result
 
+    async def stream(self, pull: Callable[[], Awaitable[PreparedMessage | None]],
+                     report: Callable[[stream.Outcome], None]) -> None:
+        """Send every message ``pull`` hands in, pipelined across messages (with BDAT where the
+        relay offers CHUNKING), handing each :class:`~acumbamail_smtp.smtp.stream.Outcome` to
+        ``report`` as soon as it is known; see :meth:`SMTPConnection.stream`."""
+        smtp = self._smtp
+        if smtp is None or smtp.transport is None:
+            raise errors.ConnectionFailed("connection is not open")
+        if not smtp.supports_extension("pipelining"):
+            await lockstep(self, pull, report)
+            return
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.port}"
+        transport = smtp.transport
+        assert isinstance(transport, asyncio.Transport)
+        original = transport.get_protocol()
+        reader = aio_protocol.ReplyReader(reading.ReplyLimits.of(cfg))
+        transport.set_protocol(reader)
+        steps = stream.stream(smtp.supports_extension,
+                              chunking=cfg.chunking and smtp.supports_extension("chunking"),
+                              window=cfg.chunking_window)
+        try:
+            usable = await aio_protocol.drive(steps, transport, reader, pull, report,
+                                              lambda exc: _lost(where, exc), policy.tracer())
+        except BaseException:
+            self.discard()  # interrupted with messages on the wire: never reuse this connection
+            raise
+        if not usable:
+            self.discard()
+        elif self._smtp is not None:
+            transport.set_protocol(original)
+
     async def _reset(self, code: int, transport: asyncio.Transport, reader: aio_protocol.ReplyReader) -> None:
         """RSET after a refused transaction; reconnect instead after 421 or if RSET fails."""
         if code in CLOSING_CODES or transport.is_closing():
@@ -242,6 +275,25 @@ class AsyncSMTPConnection:
             pass
         finally:
             smtp.close()
+
+
+def _lost(where: str, exc: Exception) -> errors.ConnectionFailed:
+    if isinstance(exc, reading.ReplyError):
+        return reading.broken_reply(where, exc)
+    return errors.ConnectionFailed(f"connection to the relay dropped: {exc or type(exc).__name__}")
+
+
+async def lockstep(conn: AsyncConnection, pull: Callable[[], Awaitable[PreparedMessage | None]],
+                   report: Callable[[stream.Outcome], None]) -> None:
+    """The stream of a connection that cannot pipeline: one ``send`` per message, its result or
+    refusal reported as the outcome; ends when the connection closes."""
+    while (prepared := await pull()) is not None:
+        try:
+            report(stream.Outcome(prepared, await conn.send(prepared)))
+        except errors.SendError as exc:
+            report(stream.Outcome(prepared, exc))
+        if not conn.is_open:
+            return
 
 
 class _NotTried(Exception):
@@ -309,7 +361,8 @@ class AsyncMailer(MailerPolicy):
         return result
 
     async def send_many(self, messages: Iterable[Message]) -> list[SendResult]:
-        """Send every message, up to ``pool_size`` at a time; one result per message, in order.
+        """Send every message over up to ``pool_size`` connections, each pipelining across
+        messages; one result per message, in order.
 
         All messages are validated first; a message refused by every recipient or with a 5xx gets
         a ``refused`` result instead of stopping the batch. Any other error stops the batch (no
@@ -317,25 +370,16 @@ class AsyncMailer(MailerPolicy):
         as from ``Mailer.send_many`` (see :func:`~acumbamail_smtp.smtp.policy.batch_error`).
         """
         prepared = [prepare(m, self.config) for m in messages]
-        failures: list[BaseException] = []
-
-        async def one(item: PreparedMessage) -> SendResult | BaseException:
-            try:
-                return await self._send_prepared(item, failures)
-            except _NotTried:
-                return errors.SendError(policy.BATCH_STOPPED)
-            except errors.PermanentError as exc:
-                return policy.refused_result(item, exc)
-            except Exception as exc:  # reported in the batch's results, then raised
-                failures.append(exc)
-                return exc
-
-        outcomes = list(await asyncio.gather(*(one(p) for p in prepared)))
-        await self._record([o for o in outcomes if isinstance(o, SendResult)])
-        if failures:
-            policy.batch_error(failures[0], outcomes, len(prepared))
-            raise failures[0]
-        return [o for o in outcomes if isinstance(o, SendResult)]
+        batch = Batch(self, iter(prepared))
+        try:
+            await asyncio.gather(*(self._worker(batch) for _ in range(min(self.pool_size, len(prepared)))))
+        finally:
+            await self._record(batch.take_records())
+        results = list(batch.release())
+        if batch.stopped is not None:
+            policy.batch_error(batch.stopped, [*results, *batch.outcomes()], len(prepared))
+            raise batch.stopped
+        return results
 
     async def send_template(self, name: str, context: dict[str, Any], *, to: str | Sequence[str],
                             category: str | None = None, **fields: Any) -> SendResult:
@@ -377,6 +421,80 @@ class AsyncMailer(MailerPolicy):
                 else:
                     self._forget(conn)
         raise AssertionError("unreachable")
+
+    async def _worker(self, batch: Batch) -> None:
+        """One connection's share of ``batch``: streams on it, reopened as needed, until nothing
+        is left that this worker could send (the others finish what they have on the wire)."""
+        conn = self._checkout()
+        try:
+            while not batch.finished:
+                if self._spent(conn):
+                    await conn.close()
+                if not conn.is_open:
+                    if not batch.has_work():
+                        if (wait := batch.waiting()) is None:
+                            return
+                        await asyncio.sleep(wait)
+                        continue
+                    try:
+                        await conn.open()
+                    except (errors.TransientError, errors.ConnectionFailed) as exc:
+                        if (item := await self._next(batch)) is not None:
+                            batch.settle(item, exc)
+                        if (wait := batch.waiting()) is not None:
+                            await asyncio.sleep(wait)
+                        continue
+                    except BaseException as exc:
+                        if (item := await self._next(batch)) is None:
+                            raise
+                        batch.fail(item, exc)
+                        return
+                    self._opened(conn)
+                pulled = 0
+
+                async def pull(conn: AsyncConnection = conn) -> PreparedMessage | None:
+                    nonlocal pulled
+                    if self._spent(conn):
+                        return None
+                    item = await self._next(batch)
+                    if item is not None:
+                        pulled += 1
+                        self._carried_one(conn)
+                    return item
+
+                def report(outcome: stream.Outcome) -> None:
+                    batch.settle(outcome.prepared, outcome.outcome)
+
+                streaming = getattr(conn, "stream", None)
+                await (streaming(pull, report) if streaming is not None else lockstep(conn, pull, report))
+                if len(batch.to_record) >= policy.RECORD_BATCH:
+                    await self._record(batch.take_records())
+                if not pulled and not self._spent(conn):
+                    if (wait := batch.waiting()) is None:
+                        return  # nothing for this worker; the others finish what is in flight
+                    await asyncio.sleep(wait)
+        finally:
+            if conn is self.connection:
+                pass
+            elif conn.is_open:
+                self._idle.append(conn)
+            else:
+                self._forget(conn)
+
+    async def _next(self, batch: Batch) -> PreparedMessage | None:
+        """The batch's next message for the wire: a due retry, else a new one screened for
+        suppression (the store asked in a worker thread); None when nothing is due."""
+        item = batch.again()
+        if item is not None:
+            return item
+        while (raw := batch.new()) is not None:
+            screened = raw
+            if self.store is not None and raw.recipients:
+                blocked = await asyncio.to_thread(self.store.suppressed, list(raw.recipients))
+                screened = self._without(raw, blocked)
+            if (item := batch.launch(raw, screened)) is not None:
+                return item
+        return None
 
     def _checkout(self) -> AsyncConnection:
         """The given connection, else an idle pooled one, else a new one."""

@@ -5,11 +5,14 @@ the synchronous mailer never imports asyncio."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+from ..errors import ConnectionFailed
+from ..message.model import PreparedMessage
 from ..result import Reply, SendResult
 from .protocol import Exchange, LostAfterData, advance, ends_data
-from .reading import ReplyLimits, ReplyParser
+from .reading import ReplyError, ReplyLimits, ReplyParser
+from .stream import PULL, Lost, Outcome, Stream
 
 
 class ReplyReader(asyncio.Protocol):
@@ -87,3 +90,40 @@ async def run_async(steps: Exchange, transport: asyncio.Transport, reader: Reply
             after_data = ends_data(step)
             answer = None
     return step
+
+
+async def drive(steps: Stream, transport: asyncio.Transport, reader: ReplyReader,
+                pull: Callable[[], Awaitable[PreparedMessage | None]], report: Callable[[Outcome], None],
+                lost: Callable[[Exception], ConnectionFailed],
+                trace: Callable[[str, object], None] | None = None) -> bool:
+    """Step through the pipelined ``steps`` over ``transport`` (whose protocol is ``reader``),
+    handing each message's :class:`Outcome` to ``report`` as soon as it is known; returns whether
+    the connection is still usable. The async twin of :func:`~.stream.drive`."""
+    answer: Reply | PreparedMessage | None = None
+    fault: Lost | None = None
+    while True:
+        try:
+            step = steps.send(answer) if fault is None else steps.throw(fault)
+        except StopIteration as stop:
+            return bool(stop.value)
+        answer = fault = None
+        if step is PULL:
+            answer = await pull()
+        elif isinstance(step, Outcome):
+            report(step)
+        elif step is None:
+            try:
+                answer = await reader.reply()
+            except (OSError, ReplyError) as exc:  # TimeoutError is an OSError
+                fault = Lost(lost(exc))
+                continue
+            if trace:
+                trace("reply:", answer)
+        else:
+            assert isinstance(step, bytes)
+            if transport.is_closing():
+                fault = Lost(lost(ConnectionError("the relay closed the connection")))
+                continue
+            if trace:
+                trace("send:", step if len(step) < 2048 else f"<{len(step)} bytes>")
+            transport.write(step)

@@ -5,9 +5,9 @@ once for both mailers.
 A :class:`Batch` hands out the messages to put on the wire (the retries and the messages that never
 reached the relay first), takes each :class:`~acumbamail_smtp.smtp.stream.Outcome`, decides with
 the shared retry policy whether it is final, and releases the results in the batch's order. A
-retry stops the hand-out until the streams in flight are done and the backoff has passed, as
-``Mailer.send`` waits before its next try; a final error stops the batch (the messages in flight
-finish, no new one starts).
+retry waits out its backoff while the other messages go on (its result, and those after it, are
+released when it ends); a final error stops the batch (the messages in flight finish, no new one
+starts).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class Entry:
     index: int
     prepared: PreparedMessage
     tries: int = 0
+    due: float = 0.0  # monotonic time before which it is not tried again
     scope: telemetry.SendHandle = field(default=telemetry.NO_SEND)
 
 
@@ -44,8 +45,8 @@ class Batch:
         self.policy = policy
         self._items = items
         self._count = 0
-        self._again: deque[Entry] = deque()  # to hand out before any new message
-        self._retry_at = 0.0  # monotonic time before which no retry is handed out
+        self._places: dict[int, int] = {}  # id(prepared) -> index, between new() and launch()
+        self._again: deque[Entry] = deque()  # to hand out before any new message, once due
         self._flying: dict[int, Entry] = {}  # id(prepared) -> entry, for the outcomes
         self._done: dict[int, SendResult | BaseException] = {}
         self._released = 0
@@ -63,28 +64,38 @@ class Batch:
         item = next(self._items, None)
         if item is None:
             self.exhausted = True
+            return None
+        self._places[id(item)] = self._count  # its place, whichever worker launches it first
+        self._count += 1
         return item
 
     def waiting(self) -> float | None:
         """Seconds until a retry may be handed out (0: now), None when no retry is queued."""
-        if not self._again:
+        if not self._again or self.stopped is not None:
             return None
-        return max(0.0, self._retry_at - time.monotonic())
+        return max(0.0, min(entry.due for entry in self._again) - time.monotonic())
 
     def again(self) -> PreparedMessage | None:
         """A message to try again now (one that never reached the relay, or a retry whose backoff
         has passed), or None."""
-        if self.stopped is not None or not self._again or time.monotonic() < self._retry_at:
+        if self.stopped is not None or not self._again:
             return None
-        entry = self._again.popleft()
-        self._flying[id(entry.prepared)] = entry
-        return entry.prepared
+        now = time.monotonic()
+        for entry in self._again:
+            if entry.due <= now:
+                self._again.remove(entry)
+                self._flying[id(entry.prepared)] = entry
+                return entry.prepared
+        return None
+
+    def has_work(self) -> bool:
+        """Whether a message may be handed out now (a due retry, or the source not yet exhausted)."""
+        return self.stopped is None and (not self.exhausted or self.waiting() == 0)
 
     def launch(self, prepared: PreparedMessage, screened: PreparedMessage) -> PreparedMessage | None:
         """Take the source's ``prepared`` as ``screened`` (its suppressed recipients out): the
         message to put on the wire, or None when nobody is left (its result is kept)."""
-        entry = Entry(self._count, screened, scope=telemetry.send_handle(screened))
-        self._count += 1
+        entry = Entry(self._places.pop(id(prepared)), screened, scope=telemetry.send_handle(screened))
         nobody = self.policy._nobody_left(screened)
         if nobody is not None:
             self._final(entry, nobody)
@@ -108,8 +119,8 @@ class Batch:
         delay = retry_delay(self.policy.config, entry.tries, prepared.message_id, outcome)
         if delay is not None:
             entry.scope.retried(entry.tries, delay, outcome)
+            entry.due = time.monotonic() + delay
             self._again.append(entry)
-            self._retry_at = max(self._retry_at, time.monotonic() + delay)
             return
         if isinstance(outcome, PermanentError):
             self._final(entry, refused_result(prepared, outcome))

@@ -351,9 +351,6 @@ class Mailer(MailerPolicy):
         try:
             with self._session(), self._lock:
                 while not batch.finished:
-                    wait = batch.waiting()
-                    if wait:
-                        time.sleep(wait)
                     for outcome in self._one_stream(batch):
                         batch.settle(outcome.prepared, outcome.outcome)
                         if len(batch.to_record) >= RECORD_BATCH:
@@ -366,6 +363,8 @@ class Mailer(MailerPolicy):
                         if kept is not None:
                             kept.append(result)
                         yield result
+                    if not batch.has_work() and (wait := batch.waiting()):
+                        time.sleep(wait)  # only retries are left: wait for the first to be due
         finally:
             self._record_now(batch.take_records())
         if batch.stopped is not None:
@@ -375,16 +374,21 @@ class Mailer(MailerPolicy):
 
     def _one_stream(self, batch: Batch) -> Iterator[Outcome]:
         """One stream of the batch on the connection, (re)opened first; an open that fails is
-        the outcome of the next message, which the retry policy then judges."""
+        the outcome of the next message (the retry policy judges it), and the next open waits
+        for that message's backoff."""
         conn = self._conn
         if self._spent(conn):
             conn.close()
         if not conn.is_open:
+            if not batch.has_work():
+                return
             try:
                 conn.open()
             except (TransientError, ConnectionFailed) as exc:
                 if (item := self._next(batch)) is not None:
                     yield Outcome(item, exc)
+                if (wait := batch.waiting()) is not None:
+                    time.sleep(wait)
                 return
             except BaseException as exc:
                 if (item := self._next(batch)) is None:
@@ -408,7 +412,7 @@ class Mailer(MailerPolicy):
         """The batch's next message for the wire: a retry that is due, else a new one screened for
         suppression; None when a retry must be waited for, or nothing is left."""
         item = batch.again()
-        if item is not None or batch.waiting() is not None:
+        if item is not None:
             return item
         while (raw := batch.new()) is not None:
             screened = raw
