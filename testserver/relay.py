@@ -1,10 +1,10 @@
 """FakeRelay: a local stand-in for Acumbamail's SMTP relay and its webhooks, on 127.0.0.1.
 
 It speaks real SMTP (STARTTLS on ``port``, implicit TLS on ``tls_port``, AUTH PLAIN/LOGIN, SIZE,
-PIPELINING, SMTPUTF8) with a throw-away certificate authority, records what it accepts, acts out
-faults a test scripts, posts Acumbamail-shaped webhook events, and serves a JSON API and a small
-web page listing the messages. The SMTP side runs on its own event loop in a background thread,
-so synchronous and asynchronous tests use it alike.
+PIPELINING, SMTPUTF8, and CHUNKING/BDAT when asked) with a throw-away certificate authority,
+records what it accepts, acts out faults a test scripts, posts Acumbamail-shaped webhook events,
+and serves a JSON API and a small web page listing the messages. The SMTP side runs on its own
+event loop in a background thread, so synchronous and asynchronous tests use it alike.
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ class FakeRelay:
 
     ``port``/``tls_port``/``http_port`` default to 0 (a free port chosen by the OS); the command
     line passes fixed ones. All listeners bind 127.0.0.1 only.
+
+    ``chunking=True`` announces CHUNKING (RFC 3030) and takes ``BDAT <size> [LAST]``: each chunk
+    is read raw, a non-LAST one answers ``250 2.0.0 <size> octets received``, and LAST accepts the
+    message exactly as the end of DATA does (same record, queue id, events, faults, recipient
+    rules). Out of sequence (no MAIL or accepted RCPT, after a failed chunk) a chunk is still read
+    and answered 503; a malformed size gets 501 and the connection closes. Off by default, as the
+    relay being imitated is not known to offer it.
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class FakeRelay:
         require_auth: bool = True,
         auth_mechanisms: Iterable[str] = MECHANISMS,
         pipelining: bool = True,
+        chunking: bool = False,
         smtputf8: bool = True,
         reply_delay: float = 0.0,
         webhook_url: str | None = None,
@@ -99,6 +107,7 @@ class FakeRelay:
         self.require_auth = bool(require_auth)
         self.auth_mechanisms = mechanisms
         self.pipelining = bool(pipelining)
+        self.chunking = bool(chunking)
         self.smtputf8 = bool(smtputf8)
         self.http = bool(http)
         self._faults = Faults(reply_delay)
@@ -442,11 +451,11 @@ class FakeRelay:
     def fail_next_data(
         self, code: int = 451, text: str = "4.3.0 Temporary failure, try again later", times: int = 1
     ) -> None:
-        """Answer the next ``times`` ends of DATA with ``code text`` instead of accepting."""
+        """Answer the next ``times`` ends of DATA (or BDAT LAST) with ``code text`` instead of accepting."""
         self._faults.fail_next_data(code, text, times)
 
     def delay_replies(self, seconds: float) -> None:
-        """Wait ``seconds`` before every reply to MAIL, RCPT, DATA and the end of DATA."""
+        """Wait ``seconds`` before every reply to MAIL, RCPT, DATA, the end of DATA and BDAT."""
         self._faults.delay_replies(seconds)
 
     def fail_auth(self, on: bool = True) -> None:

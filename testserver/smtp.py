@@ -1,5 +1,6 @@
 """The fake relay's SMTP conversation: aiosmtpd's server, bent to answer like Acumbamail's relay
-(AUTH after TLS, ``250 2.0.0 Ok: queued as <ID>``) and to act out the faults a test scripted."""
+(AUTH after TLS, ``250 2.0.0 Ok: queued as <ID>``), extended with CHUNKING (RFC 3030 ``BDAT``,
+which aiosmtpd lacks), and made to act out the faults a test scripted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import logging
 import socket
 from typing import Any, Protocol
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
+from aiosmtpd.smtp import (
+    SMTP,
+    AuthResult,
+    Envelope,
+    LoginPassword,
+    Session,
+    TLSSetupException,
+    syntax,
+)
 
 from .faults import Faults, RecipientRule
 
@@ -19,6 +28,9 @@ log = logging.getLogger(__name__)
 IDENT = "ESMTP acumbamail-smtp fake relay"
 SERVER_NAME = "localhost"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
+BDAT_SYNTAX = "501 5.5.4 Syntax: BDAT <size> [LAST]"
+#: BDAT octets are read (and, for a failed transaction, discarded) in pieces of at most this size.
+BDAT_READ = 64 * 1024
 
 
 class RelayBackend(Protocol):
@@ -27,6 +39,7 @@ class RelayBackend(Protocol):
 
     require_auth: bool
     pipelining: bool
+    chunking: bool
     _faults: Faults
     _connections: set[RelaySMTP]
 
@@ -46,6 +59,10 @@ class RelayEnvelope(Envelope):
         self.refused: list[tuple[str, RecipientRule]] = []
         self.later_bounces: dict[str, RecipientRule] = {}
         self.settled = False
+        #: CHUNKING: the octets of the BDAT chunks so far (None until this transaction's first BDAT)
+        self.chunks: bytearray | None = None
+        #: a BDAT chunk of this transaction failed: the rest are discarded with 503 up to LAST
+        self.chunks_failed = False
 
 
 class RelaySession(Session):
@@ -62,12 +79,15 @@ class RelaySession(Session):
 
 class RelaySMTP(SMTP):
     """One client connection. Faults act before aiosmtpd sees the command, so nothing of a
-    message refused that way is ever stored."""
+    message refused that way is ever stored. With the relay's ``chunking`` on it also takes
+    ``BDAT`` (see :meth:`smtp_BDAT`); without it BDAT is an unknown command, as on most servers."""
 
     def __init__(self, relay: RelayBackend, *, implicit_tls: bool, **kwargs: Any) -> None:
         self._relay = relay
         self._implicit_tls = implicit_tls
         super().__init__(RelayHandler(relay), authenticator=relay._authenticate, **kwargs)
+        if not relay.chunking:
+            self._smtp_methods.pop("BDAT", None)
 
     def _create_envelope(self) -> RelayEnvelope:
         return RelayEnvelope()
@@ -146,7 +166,99 @@ class RelaySMTP(SMTP):
 
     async def smtp_DATA(self, arg: str) -> None:
         await self._delay()
+        envelope = self.envelope
+        if isinstance(envelope, RelayEnvelope) and envelope.chunks is not None:
+            # RFC 3030 section 2: DATA after BDAT in one transaction is a bad sequence.
+            await self.push("503 5.5.1 Error: DATA not allowed in a BDAT transaction")
+            return
         await super().smtp_DATA(arg)
+
+    @syntax("BDAT <size> [LAST]")
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        """RFC 3030 CHUNKING: read exactly ``size`` octets raw (no dot-stuffing, no lines) and add
+        them to the message; ``LAST`` ends it through the very path that ends DATA.
+
+        Every chunk is read whole before the reply, even one that is refused, so a pipelining
+        client's stream stays in step. A size that cannot be parsed leaves no way to find the
+        next command: 501, and the connection is closed."""
+        size, last = _parse_bdat(arg)
+        if size is None:
+            await self.push(BDAT_SYNTAX)
+            await self._close_and_wait()
+            return
+        envelope = self.envelope
+        assert isinstance(envelope, RelayEnvelope)
+        refusal = self._bdat_refusal(envelope)
+        limit = self.data_size_limit
+        if refusal is None and limit and len(envelope.chunks or b"") + size > limit:
+            refusal = "552 5.3.4 Error: Too much mail data"
+        chunk = await self._read_octets(size, keep=refusal is None)
+        if refusal is not None or not last:
+            await self._delay()  # for an accepted LAST, handle_DATA waits, as at the end of DATA
+        if refusal is not None:
+            if envelope.mail_from and envelope.rcpt_tos:
+                # A transaction that had begun has failed: discard its later chunks up to LAST.
+                envelope.chunks = envelope.chunks or bytearray()
+                envelope.chunks_failed = True
+            if last:
+                self._set_post_data_state()
+            await self.push(refusal)
+            return
+        assert chunk is not None
+        if envelope.chunks is None:
+            envelope.chunks = bytearray()
+        envelope.chunks += chunk
+        if not last:
+            await self.push(f"250 2.0.0 {size} octets received")
+            return
+        content = bytes(envelope.chunks)
+        envelope.chunks = bytearray()
+        envelope.content = envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
+
+    def _bdat_refusal(self, envelope: RelayEnvelope) -> str | None:
+        """The 503 a BDAT gets out of sequence (no MAIL, no accepted RCPT, an earlier chunk failed)."""
+        if not envelope.mail_from:
+            return "503 5.5.1 Error: need MAIL command"
+        if not envelope.rcpt_tos:
+            return "503 5.5.1 Error: need RCPT command"
+        if envelope.chunks_failed:
+            return "503 5.5.1 Error: an earlier chunk of this message failed"
+        return None
+
+    async def _read_octets(self, size: int, *, keep: bool) -> bytes | None:
+        """Exactly ``size`` octets off the stream; discarded piecewise (None) unless ``keep``."""
+        try:
+            if keep:
+                return await self._reader.readexactly(size)
+            remaining = size
+            while remaining:
+                piece = await self._reader.read(min(remaining, BDAT_READ))
+                if not piece:
+                    raise asyncio.IncompleteReadError(b"", remaining)
+                remaining -= len(piece)
+            return None
+        except asyncio.IncompleteReadError:
+            # The client went away mid-chunk: nothing to answer.
+            await self._close_and_wait()
+            return None
+
+    async def _close_and_wait(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        await self._wait_for_close()
+
+
+def _parse_bdat(arg: str | None) -> tuple[int | None, bool]:
+    """``(size, last)`` from ``<size> [LAST]``; size is None when the argument is malformed."""
+    words = (arg or "").split()
+    if not 1 <= len(words) <= 2 or not words[0].isascii() or not words[0].isdigit():
+        return None, False
+    if len(words) == 2 and words[1].upper() != "LAST":
+        return None, False
+    return int(words[0]), len(words) == 2
 
 
 # Keep aiosmtpd's HELP text for the commands overridden above.
@@ -169,6 +281,8 @@ class RelayHandler:
         session.host_name = hostname
         if self.relay.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
+        if self.relay.chunking:
+            responses.insert(len(responses) - 1, "250-CHUNKING")
         return responses
 
     async def handle_MAIL(
