@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'acumbamail-smtp[testserver]'"
     ) from exc
 
-from .faults import BounceAt, Faults, RecipientRule, address_key
+from .faults import BounceAt, FaultAction, FaultPoint, Faults, RecipientRule, StreamFault, address_key
 from .records import ReceivedMessage
 from .smtp import IDENT, SERVER_NAME, RelayEnvelope, RelaySMTP, auth_result, check_login
 from .webhooks import WebhookDelivery, WebhookEmitter, make_event
@@ -454,6 +454,45 @@ class FakeRelay:
         """Answer the next ``times`` ends of DATA (or BDAT LAST) with ``code text`` instead of accepting."""
         self._faults.fail_next_data(code, text, times)
 
+    def fault_at(
+        self,
+        point: FaultPoint,
+        action: FaultAction,
+        *,
+        code: int | None = None,
+        text: str | None = None,
+        nth: int = 1,
+    ) -> StreamFault:
+        """Strike the ``nth`` time (1 = the next) ``point`` is reached from now, on any connection,
+        so a test can break a pipelined or chunked stream exactly where it wants.
+
+        ``point``: ``"mail"``, ``"rcpt"``, ``"data"`` (the command, before 354), ``"bdat"`` (a
+        chunk without LAST), ``"bdat_last"`` (once its chunk is read: every well-formed BDAT
+        counts, even one out of sequence) or ``"data_end"`` (the end of a message's data, where it
+        would be accepted; aiosmtpd's own too-long/too-much refusals never get there).
+
+        ``action``:
+
+        - ``"refuse"``: answer ``code text`` (default 451 and a text naming the point) instead of
+          the normal reply, and carry on as a real server would: a refused MAIL begins no
+          transaction, a refused RCPT adds no recipient (and emits no event), a refused DATA
+          leaves the transaction as it was (no 354; the client should RSET), a refused chunk
+          fails the transaction (later chunks get 503, LAST resets it), a refused message end
+          stores nothing and resets the transaction. A 421 also closes the connection after it.
+        - ``"drop"``: close the connection without answering (a message end stores nothing).
+        - ``"drop_after_accept"`` (``data_end``/``bdat_last`` only): store the message exactly as
+          it would be accepted, with its events, then close without answering: the ambiguous case.
+
+        Several faults may be scripted at once (not two for the same occurrence of one point). A
+        stream fault at ``mail`` is looked up before ``close_after``/``drop_after``, one at
+        ``data_end`` before ``fail_next_data``. :meth:`reset_faults` clears them."""
+        return self._faults.fault_at(point, action, code=code, text=text, nth=nth)
+
+    @property
+    def pending_faults(self) -> list[StreamFault]:
+        """The faults scripted with :meth:`fault_at` that have not struck yet."""
+        return self._faults.pending_stream_faults
+
     def delay_replies(self, seconds: float) -> None:
         """Wait ``seconds`` before every reply to MAIL, RCPT, DATA, the end of DATA and BDAT."""
         self._faults.delay_replies(seconds)
@@ -463,7 +502,7 @@ class FakeRelay:
         self._faults.fail_auth(on)
 
     def reset_faults(self) -> None:
-        """Clear every scripted fault (and the reply delay)."""
+        """Clear every scripted fault, including those of :meth:`fault_at` (and the reply delay)."""
         self._faults.reset()
 
     # webhooks

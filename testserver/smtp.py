@@ -9,7 +9,7 @@ import contextlib
 import hmac
 import logging
 import socket
-from typing import Any, Protocol
+from typing import Any, AnyStr, Protocol
 
 from aiosmtpd.smtp import (
     SMTP,
@@ -21,7 +21,7 @@ from aiosmtpd.smtp import (
     syntax,
 )
 
-from .faults import Faults, RecipientRule
+from .faults import FaultPoint, Faults, RecipientRule, StreamFault
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,18 @@ class RelaySession(Session):
 
 class RelaySMTP(SMTP):
     """One client connection. Faults act before aiosmtpd sees the command, so nothing of a
-    message refused that way is ever stored. With the relay's ``chunking`` on it also takes
+    message refused that way is ever stored. Stream faults (``FakeRelay.fault_at``) are looked up
+    as each point is reached: MAIL, RCPT, DATA on arrival, BDAT once its chunk is read, the end
+    of DATA where the message would be accepted. With the relay's ``chunking`` on it also takes
     ``BDAT`` (see :meth:`smtp_BDAT`); without it BDAT is an unknown command, as on most servers."""
 
     def __init__(self, relay: RelayBackend, *, implicit_tls: bool, **kwargs: Any) -> None:
         self._relay = relay
         self._implicit_tls = implicit_tls
+        #: set while BDAT LAST runs the DATA hook, which then leaves the message-end fault to BDAT
+        self._ending_chunks = False
+        #: a scripted 421 is being answered: close once it is out, as RFC 5321 has a server do
+        self._close_after_reply = False
         super().__init__(RelayHandler(relay), authenticator=relay._authenticate, **kwargs)
         if not relay.chunking:
             self._smtp_methods.pop("BDAT", None)
@@ -137,7 +143,37 @@ class RelaySMTP(SMTP):
         if seconds > 0:
             await asyncio.sleep(seconds)
 
+    async def push(self, status: AnyStr) -> None:
+        await super().push(status)
+        if self._close_after_reply:
+            await self._close_and_wait()
+
+    def _fault_reply(self, fault: StreamFault) -> str:
+        """The reply of a ``refuse`` fault; a 421 also closes the connection once sent."""
+        assert fault.reply is not None
+        self._close_after_reply = fault.reply.startswith("421")
+        return fault.reply
+
+    async def _drop(self) -> None:
+        """Close the connection at once without a reply; never returns (the task is cancelled)."""
+        if self.transport is not None:
+            self.transport.abort()  # type: ignore[attr-defined]
+        await self._wait_for_close()
+
+    async def _command_fault(self, point: FaultPoint) -> bool:
+        """Act out a stream fault scripted for this arrival at ``point``; True if it answered."""
+        fault = self._relay._faults.reach(point)
+        if fault is None:
+            return False
+        if fault.action == "drop":
+            await self._drop()
+        await self._delay()
+        await self.push(self._fault_reply(fault))
+        return True
+
     async def smtp_MAIL(self, arg: str | None) -> None:
+        if await self._command_fault("mail"):
+            return  # refused: no transaction begins
         fault = self._relay._faults.take_connection_fault()
         if fault is not None and self.transport is not None:
             kind, reply = fault
@@ -161,10 +197,14 @@ class RelaySMTP(SMTP):
         await super().smtp_MAIL(arg)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
+        if await self._command_fault("rcpt"):
+            return  # refused: the recipient is not added
         await self._delay()
         await super().smtp_RCPT(arg)
 
     async def smtp_DATA(self, arg: str) -> None:
+        if await self._command_fault("data"):
+            return  # refused: no 354, the transaction stays as it was (the client should RSET)
         await self._delay()
         envelope = self.envelope
         if isinstance(envelope, RelayEnvelope) and envelope.chunks is not None:
@@ -193,9 +233,16 @@ class RelaySMTP(SMTP):
         if refusal is None and limit and len(envelope.chunks or b"") + size > limit:
             refusal = "552 5.3.4 Error: Too much mail data"
         chunk = await self._read_octets(size, keep=refusal is None)
+        fault = self._relay._faults.reach("bdat_last" if last else "bdat")
+        if fault is not None and fault.action == "drop":
+            await self._drop()  # nothing of the message is stored
+        if fault is not None and fault.action == "refuse":
+            refusal = self._fault_reply(fault)
         if refusal is not None or not last:
             await self._delay()  # for an accepted LAST, handle_DATA waits, as at the end of DATA
         if refusal is not None:
+            if fault is not None and fault.action == "drop_after_accept":
+                await self._drop()  # not accepted, yet the close comes where the reply would
             if envelope.mail_from and envelope.rcpt_tos:
                 # A transaction that had begun has failed: discard its later chunks up to LAST.
                 envelope.chunks = envelope.chunks or bytearray()
@@ -214,8 +261,14 @@ class RelaySMTP(SMTP):
         content = bytes(envelope.chunks)
         envelope.chunks = bytearray()
         envelope.content = envelope.original_content = content
-        status = await self._call_handler_hook("DATA")
+        self._ending_chunks = True
+        try:
+            status = await self._call_handler_hook("DATA")
+        finally:
+            self._ending_chunks = False
         self._set_post_data_state()
+        if fault is not None and fault.action == "drop_after_accept":
+            await self._drop()  # stored (unless refused), but the client never hears of it
         await self.push(status)
 
     def _bdat_refusal(self, envelope: RelayEnvelope) -> str | None:
@@ -316,9 +369,17 @@ class RelayHandler:
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server: RelaySMTP, session: Session, envelope: RelayEnvelope) -> str:
+        # BDAT LAST acts out its own stream fault before it gets here.
+        fault: StreamFault | None = None if server._ending_chunks else self.relay._faults.reach("data_end")
+        if fault is not None and fault.action == "drop":
+            await server._drop()  # the message is not stored
         await server._delay()
+        if fault is not None and fault.action == "refuse":
+            return server._fault_reply(fault)
         failure = self.relay._faults.take_data_failure()
         if failure is not None:
+            if fault is not None:  # drop_after_accept of a message refused anyway
+                await server._drop()
             return failure
         envelope.settled = True
         queue_id = self.relay._accept(
@@ -326,6 +387,8 @@ class RelayHandler:
             authenticated_as=session.auth_data if session.authenticated else None,
             tls=server.uses_tls(),
         )
+        if fault is not None:  # drop_after_accept: stored, the client never hears of it
+            await server._drop()
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     async def handle_exception(self, error: Exception) -> str:
