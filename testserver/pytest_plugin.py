@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .relay import FakeRelay
+    from .turns import TurnCounter
 
 try:
     import pytest
@@ -60,3 +61,23 @@ if pytest is not None:
         if marker is not None and marker.args:
             raise TypeError("@pytest.mark.acumbamail_relay takes FakeRelay keyword arguments only")
         return acumbamail_relay_factory(**kwargs)
+
+    @pytest.fixture
+    def acumbamail_turn_counter() -> Iterator[Callable[..., TurnCounter]]:
+        """Call with ``(host, port, delay=0.0)`` for a started round-trip counting proxy in front
+        of that loopback server (e.g. ``acumbamail_relay.host, acumbamail_relay.port``); all
+        stop after the test."""
+        from .turns import TurnCounter
+
+        counters: list[TurnCounter] = []
+
+        def make(host: str, port: int, *, delay: float = 0.0) -> TurnCounter:
+            counter = TurnCounter(host, port, delay=delay)
+            counters.append(counter)
+            return counter.start()
+
+        try:
+            yield make
+        finally:
+            for counter in reversed(counters):
+                counter.stop()
