@@ -54,6 +54,9 @@ class SinkProtocol(asyncio.Protocol):
         self.chunk_size = 0
         self.chunk_body = bytearray()
         self.dead = False  # a bad BDAT size: nothing more is read
+        # Without delay, the replies to one read go out in one write (None: outside a read).
+        self.pending: list[bytes] | None = None
+        self.close_after_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -69,7 +72,11 @@ class SinkProtocol(asyncio.Protocol):
         assert self.transport is not None
         delay = self.sink.delay
         if not delay:
-            self._write(line + b"\r\n", close)
+            if self.pending is None:
+                self._write(line + b"\r\n", close)
+            else:
+                self.pending.append(line + b"\r\n")
+                self.close_after_pending |= close
             return
         loop = asyncio.get_running_loop()
         # Latency, not slowness: each reply leaves `delay` after its command, in order (timers
@@ -86,6 +93,16 @@ class SinkProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.dead:
             return
+        self.pending = []
+        try:
+            self.take(data)
+        finally:
+            pending, self.pending = self.pending, None
+            if pending:
+                self._write(b"".join(pending), self.close_after_pending)
+
+    def take(self, data: bytes) -> None:
+        """Act on every whole command and chunk in the buffer (and ``data``)."""
         self.buffer += data
         commands = 0
         while self.buffer:
