@@ -325,3 +325,33 @@ def test_faults_scripted_from_many_threads_all_strike_once(acumbamail_relay, raw
     rcpts = [f"r{n}@example.com" for n in range(21)]
     client.send(envelope_group(rcpts))
     assert codes(client.replies(22)) == [250] + [550] * 20 + [250]
+
+
+def pipelined_data_across_messages(client) -> list[tuple[int, bytes]]:
+    """Message "first" by DATA, then its data, the dot and message "second"'s MAIL, RCPT and
+    DATA in one write, as a client pipelining across transactions sends them."""
+    client.send(envelope_group(["rcpt@example.com"]) + b"DATA\r\n")
+    assert codes(client.replies(3)) == [250, 250, 354]
+    client.send(message("first") + b".\r\n" + envelope_group(["rcpt@example.com"]) + b"DATA\r\n")
+    return upto(client, 4)
+
+
+def test_refused_end_of_data_inside_a_pipelined_write_lets_the_next_message_go_on(acumbamail_relay, raw):
+    relay = acumbamail_relay
+    client = raw(relay)
+    relay.fault_at("data_end", "refuse", code=451, text="4.3.0 Later")
+    replies = pipelined_data_across_messages(client)
+    assert replies[0] == (451, b"4.3.0 Later")
+    assert codes(replies[1:]) == [250, 250, 354]
+    client.send(message("second") + b".\r\n")
+    assert client.reply()[0] == 250
+    assert [m.subject for m in relay.wait_for(1)] == ["second"]
+
+
+def test_drop_after_accept_inside_a_pipelined_write_stores_only_the_first(acumbamail_relay, raw):
+    relay = acumbamail_relay
+    client = raw(relay)
+    relay.fault_at("data_end", "drop_after_accept")
+    assert pipelined_data_across_messages(client) == []
+    assert client.at_eof()
+    assert [m.subject for m in relay.wait_for(1)] == ["first"]

@@ -77,7 +77,7 @@ def test_an_empty_last_chunk_and_a_refused_transaction(sink_client):
 
 @pytest.mark.parametrize("command", [b"BDAT", b"BDAT x", b"BDAT 5 FIRST", b"BDAT 1 LAST NOW"])
 def test_a_bad_size_is_501_and_closes(sink_client, command):
-    sink, client = sink_client(chunking=True)
+    _, client = sink_client(chunking=True)
     client.send(command + b"\r\nNOOP\r\n")
     assert client.reply() == (501, b"5.5.4 Syntax: BDAT <size> [LAST]")
     assert client.at_eof()
