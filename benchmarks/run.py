@@ -66,8 +66,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def sink(kind: str, delay: float = 0.0) -> Iterator[tuple[int, int, str]]:
-    """Start a sink process pinned to the sink CPU; yields (port, pid, description)."""
+def sink(kind: str, delay: float = 0.0, *, chunking: bool = False) -> Iterator[tuple[int, int, str]]:
+    """Start a sink process pinned to the sink CPU; yields (port, pid, description). ``chunking``
+    makes the lean sink offer CHUNKING (BDAT)."""
     port = free_port()
     _, sink_cpus = cpus()
     if kind == "postfix":
@@ -76,7 +77,10 @@ def sink(kind: str, delay: float = 0.0) -> Iterator[tuple[int, int, str]]:
         description = "Postfix smtp-sink"
     else:
         command = [sys.executable, str(HERE / "sink.py"), str(port), "--delay", str(delay)]
+        if chunking:
+            command.append("--chunking")
         description = "lean asyncio sink" + (f", {delay * 1000:.0f} ms per reply" if delay else "")
+        description += ", CHUNKING" if chunking else ""
     proc = subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,

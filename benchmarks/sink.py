@@ -1,11 +1,13 @@
 """A lean SMTP sink on 127.0.0.1 for the benchmark and the pipelining conformance tests.
 
-Speaks just enough ESMTP: EHLO (PIPELINING optional, SIZE, 8BITMIME, AUTH PLAIN LOGIN), AUTH
-(any credentials), MAIL, RCPT (addresses in ``refuse`` get ``refuse_code``), DATA, RSET, NOOP,
-QUIT. ``delay`` adds latency to every reply without serializing them, as a slow link does: the
-reply to a command leaves ``delay`` seconds after the command arrived, in order. ``hold`` keeps
-replies to MAIL/RCPT until DATA arrives, as RFC 2920 allows a server to: a client that waits
-for each reply before the next command then stalls. Run ``python benchmarks/sink.py PORT``.
+Speaks just enough ESMTP: EHLO (PIPELINING optional, CHUNKING optional, SIZE, 8BITMIME, AUTH
+PLAIN LOGIN), AUTH (any credentials), MAIL, RCPT (addresses in ``refuse`` get ``refuse_code``),
+DATA, BDAT (with ``chunking``: raw chunks, ``LAST`` ends the message), RSET, NOOP, QUIT.
+``delay`` adds latency to every reply without serializing them, as a slow link does: the reply
+to a command leaves ``delay`` seconds after the command arrived (for BDAT, after its chunk's
+last octet), in order. ``hold`` keeps replies to MAIL/RCPT until DATA (or BDAT) arrives, as
+RFC 2920 allows a server to: a client that waits for each reply before the next command then
+stalls. Run ``python benchmarks/sink.py PORT``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class SinkStats:
     batched_commands: int = 0
     commands: list[bytes] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
+    #: BDAT chunks read (LAST ones included)
+    chunks: int = 0
 
 
 class SinkProtocol(asyncio.Protocol):
@@ -43,6 +47,16 @@ class SinkProtocol(asyncio.Protocol):
         self.held: list[bytes] = []
         self.ready_at = 0.0
         self.transport: asyncio.Transport | None = None
+        # CHUNKING: octets of the current chunk still to come, whether it is LAST, its size, and
+        # the message so far (kept only when recording)
+        self.chunk_left = 0
+        self.chunk_last = False
+        self.chunk_size = 0
+        self.chunk_body = bytearray()
+        self.dead = False  # a bad BDAT size: nothing more is read
+        # Without delay, the replies to one read go out in one write (None: outside a read).
+        self.pending: list[bytes] | None = None
+        self.close_after_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -58,7 +72,11 @@ class SinkProtocol(asyncio.Protocol):
         assert self.transport is not None
         delay = self.sink.delay
         if not delay:
-            self._write(line + b"\r\n", close)
+            if self.pending is None:
+                self._write(line + b"\r\n", close)
+            else:
+                self.pending.append(line + b"\r\n")
+                self.close_after_pending |= close
             return
         loop = asyncio.get_running_loop()
         # Latency, not slowness: each reply leaves `delay` after its command, in order (timers
@@ -73,9 +91,31 @@ class SinkProtocol(asyncio.Protocol):
                 self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self.dead:
+            return
+        self.pending = []
+        try:
+            self.take(data)
+        finally:
+            pending, self.pending = self.pending, None
+            if pending:
+                self._write(b"".join(pending), self.close_after_pending)
+
+    def take(self, data: bytes) -> None:
+        """Act on every whole command and chunk in the buffer (and ``data``)."""
         self.buffer += data
         commands = 0
         while self.buffer:
+            if self.chunk_left:
+                take = min(self.chunk_left, len(self.buffer))
+                if self.sink.record:
+                    self.chunk_body += self.buffer[:take]
+                del self.buffer[:take]
+                self.chunk_left -= take
+                if self.chunk_left:
+                    return
+                self.end_chunk()
+                continue
             if self.in_data:
                 if self.buffer.startswith(b".\r\n"):
                     body, skip = b"", 3  # an empty message: the dot right after 354
@@ -100,6 +140,8 @@ class SinkProtocol(asyncio.Protocol):
             if commands > 1:
                 self.sink.stats.batched_commands += 1
             self.command(line)
+            if self.dead:
+                return
 
     def command(self, line: bytes) -> None:
         sink = self.sink
@@ -129,10 +171,29 @@ class SinkProtocol(asyncio.Protocol):
                 self.reply(b"354 End data with <CR><LF>.<CR><LF>")
             else:
                 self.reply(b"554 5.5.1 Error: no valid recipients")
+        elif verb == b"BDAT" and sink.chunking:
+            self.flush()
+            words = line.split()
+            if (
+                not 2 <= len(words) <= 3
+                or not words[1].isdigit()
+                or (len(words) == 3 and words[2].upper() != b"LAST")
+            ):
+                # The chunk's end cannot be found: nothing after this can be read in step.
+                self.dead = True
+                self.buffer.clear()
+                self.reply(b"501 5.5.4 Syntax: BDAT <size> [LAST]", close=True)
+                return
+            self.chunk_size = self.chunk_left = int(words[1])
+            self.chunk_last = len(words) == 3
+            if not self.chunk_left:
+                self.end_chunk()
         elif verb in (b"EHLO", b"HELO"):
             lines = [b"250-sink", b"250-SIZE 10240000", b"250-8BITMIME", b"250-AUTH PLAIN LOGIN"]
             if sink.pipelining:
                 lines.append(b"250-PIPELINING")
+            if sink.chunking:
+                lines.append(b"250-CHUNKING")
             lines.append(b"250 ENHANCEDSTATUSCODES")
             self.reply(b"\r\n".join(lines))
         elif verb == b"AUTH":
@@ -156,6 +217,23 @@ class SinkProtocol(asyncio.Protocol):
             self.flush()
             self.reply(b"502 5.5.2 Error: command not recognized")
 
+    def end_chunk(self) -> None:
+        """A BDAT chunk has been read whole: acknowledge it, or at LAST take the message."""
+        sink = self.sink
+        sink.stats.chunks += 1
+        if not (self.rcpts or sink.accept_empty_data):
+            self.chunk_body.clear()
+            self.reply(b"503 5.5.1 Error: no valid recipients")
+        elif not self.chunk_last:
+            self.reply(b"250 2.0.0 %d octets received" % self.chunk_size)
+        else:
+            if sink.record:
+                sink.stats.bodies.append(bytes(self.chunk_body))
+                self.chunk_body.clear()
+            sink.stats.messages += 1
+            self.rcpts = 0  # the transaction is over: another LAST needs a new MAIL and RCPT
+            self.reply(b"250 2.0.0 Ok: queued as %X" % sink.stats.messages)
+
     def answer(self, line: bytes) -> None:
         if self.sink.hold:
             self.held.append(line)
@@ -178,6 +256,7 @@ class Sink:
         self,
         *,
         pipelining: bool = True,
+        chunking: bool = False,
         delay: float = 0.0,
         hold: bool = False,
         refuse: set[str] | None = None,
@@ -187,6 +266,7 @@ class Sink:
         port: int = 0,
     ) -> None:
         self.pipelining = pipelining
+        self.chunking = chunking
         self.delay = delay
         self.hold = hold
         self.refuse = {a.lower() for a in refuse or ()}
@@ -235,8 +315,9 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every reply")
     parser.add_argument("--no-pipelining", action="store_true")
+    parser.add_argument("--chunking", action="store_true", help="offer CHUNKING (RFC 3030 BDAT)")
     args = parser.parse_args()
-    sink = Sink(pipelining=not args.no_pipelining, delay=args.delay, port=args.port)
+    sink = Sink(pipelining=not args.no_pipelining, chunking=args.chunking, delay=args.delay, port=args.port)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(sink.serve())
 

@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--smtp-port", type=_port, default=0, help="plain/STARTTLS port (default: any free)")
     parser.add_argument("--tls-port", type=_port, default=0, help="implicit TLS port (default: any free)")
     parser.add_argument("--http-port", type=_port, default=0, help="web UI and API port (default: any free)")
+    parser.add_argument(
+        "--chunking", action="store_true", help="also offer CHUNKING (RFC 3030 BDAT) after EHLO"
+    )
     parser.set_defaults(func=run)
 
     demo = subparsers.add_parser(
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.smtp_port,
             tls_port=args.tls_port,
             http_port=args.http_port,
+            chunking=args.chunking,
         )
     except ValueError as exc:
         print(f"error: {exc}", flush=True)
@@ -116,6 +120,7 @@ def describe(relay: FakeRelay) -> str:
         f"  host:       {relay.host}",
         f"  smtp port:  {relay.port} (STARTTLS)",
         f"  tls port:   {relay.tls_port} (implicit TLS)",
+        f"  chunking:   {'on (BDAT)' if relay.chunking else 'off (use --chunking)'}",
         f"  username:   {relay.username}",
         f"  password:   {relay.password}",
         f"  CA file:    {relay.ca_file}",

@@ -1,6 +1,7 @@
 """Deterministic faults a test scripts into the fake relay: refused recipients, dropped
-connections, failed DATA, slow replies, refused logins. Thread-safe: tests set them from their
-thread while the relay's event loop reads them."""
+connections, failed DATA, faults at any point of a pipelined or chunked stream, slow replies,
+refused logins. Thread-safe: tests set them from their thread while the relay's event loop reads
+them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from typing import Literal
 
 BounceAt = Literal["rcpt", "async"]
 ConnectionFault = tuple[Literal["close", "drop"], str]
+#: Where in the stream a scripted fault strikes: the MAIL, RCPT or DATA command, the end of a
+#: message's data (the dot), a BDAT chunk without LAST, or BDAT ... LAST.
+FaultPoint = Literal["mail", "rcpt", "data", "data_end", "bdat", "bdat_last"]
+#: What it does: answer ``code text`` instead, close without answering, or (at the end of a
+#: message only) store the message as usual and then close without answering.
+FaultAction = Literal["refuse", "drop", "drop_after_accept"]
+FAULT_POINTS: tuple[FaultPoint, ...] = ("mail", "rcpt", "data", "data_end", "bdat", "bdat_last")
+FAULT_ACTIONS: tuple[FaultAction, ...] = ("refuse", "drop", "drop_after_accept")
+MESSAGE_ENDS: tuple[FaultPoint, ...] = ("data_end", "bdat_last")
 
 
 def _check_code(code: int, what: str) -> int:
@@ -47,12 +57,23 @@ class RecipientRule:
         return "hard_bounces" if self.code >= 500 else "soft_bounces"
 
 
+@dataclass(frozen=True, slots=True)
+class StreamFault:
+    """One scripted fault at a point of the stream; ``reply`` is set for ``refuse`` only."""
+
+    point: FaultPoint
+    action: FaultAction
+    reply: str | None = None
+
+
 class Faults:
     """The scripted faults of one relay; :meth:`reset` clears them all."""
 
     def __init__(self, reply_delay: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._accepted = 0
+        #: how often each point was reached, on any connection (stream faults count from these)
+        self._reached: dict[FaultPoint, int] = dict.fromkeys(FAULT_POINTS, 0)
         self.reset()
         self._delay = self._check_delay(reply_delay)
 
@@ -70,6 +91,7 @@ class Faults:
             self._data_failure: tuple[str, int] | None = None
             self._delay = 0.0
             self._auth_fails = False
+            self._stream: dict[FaultPoint, dict[int, StreamFault]] = {p: {} for p in FAULT_POINTS}
 
     # recipients
     def refuse(self, address: str, code: int, text: str, at: BounceAt = "rcpt") -> None:
@@ -127,6 +149,47 @@ class Faults:
             reply, times = self._data_failure
             self._data_failure = (reply, times - 1) if times > 1 else None
             return reply
+
+    # any point of the stream
+    def fault_at(
+        self, point: FaultPoint, action: FaultAction, *, code: int | None, text: str | None, nth: int
+    ) -> StreamFault:
+        """Script ``action`` for the ``nth`` time ``point`` is reached from now (1 = the next)."""
+        if point not in FAULT_POINTS:
+            raise ValueError(f"point must be one of {', '.join(FAULT_POINTS)}, got {point!r}")
+        if action not in FAULT_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(FAULT_ACTIONS)}, got {action!r}")
+        if action == "drop_after_accept" and point not in MESSAGE_ENDS:
+            raise ValueError(f"drop_after_accept needs a message end ({' or '.join(MESSAGE_ENDS)})")
+        if isinstance(nth, bool) or not isinstance(nth, int) or nth < 1:
+            raise ValueError(f"nth must be an integer >= 1, got {nth!r}")
+        reply = None
+        if action == "refuse":
+            code = _check_code(451 if code is None else code, "code")
+            kind = "Temporary" if code < 500 else "Permanent"
+            text = f"{code // 100}.3.0 {kind} failure at {point} (scripted)" if text is None else text
+            reply = f"{code} {_one_line(text)}"
+        elif code is not None or text is not None:
+            raise ValueError(f"code and text are for action='refuse' only, not {action!r}")
+        fault = StreamFault(point, action, reply)
+        with self._lock:
+            target = self._reached[point] + nth
+            if target in self._stream[point]:
+                raise ValueError(f"a fault is already scripted for that occurrence of {point!r}")
+            self._stream[point][target] = fault
+        return fault
+
+    def reach(self, point: FaultPoint) -> StreamFault | None:
+        """Count one more arrival at ``point``; the fault scripted for it, if any (then cleared)."""
+        with self._lock:
+            self._reached[point] += 1
+            return self._stream[point].pop(self._reached[point], None)
+
+    @property
+    def pending_stream_faults(self) -> list[StreamFault]:
+        """The stream faults still to strike, by point and then occurrence."""
+        with self._lock:
+            return [self._stream[p][n] for p in FAULT_POINTS for n in sorted(self._stream[p])]
 
     # replies and AUTH
     @property

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .relay import FakeRelay
+    from .turns import TurnCounter
 
 try:
     import pytest
@@ -40,7 +41,43 @@ if pytest is not None:
             for relay in reversed(relays):
                 relay.stop()
 
+    def pytest_configure(config: pytest.Config) -> None:
+        config.addinivalue_line(
+            "markers",
+            "acumbamail_relay(**kwargs): FakeRelay keyword arguments for the acumbamail_relay "
+            "fixture, e.g. @pytest.mark.acumbamail_relay(chunking=True)",
+        )
+
     @pytest.fixture
-    def acumbamail_relay(acumbamail_relay_factory: Callable[..., FakeRelay]) -> FakeRelay:
-        """A started fake relay with the default credentials; ``relay.client_config()`` reaches it."""
-        return acumbamail_relay_factory()
+    def acumbamail_relay(
+        request: pytest.FixtureRequest, acumbamail_relay_factory: Callable[..., FakeRelay]
+    ) -> FakeRelay:
+        """A started fake relay with the default credentials; ``relay.client_config()`` reaches it.
+
+        ``@pytest.mark.acumbamail_relay(chunking=True, ...)`` passes ``FakeRelay`` keyword arguments
+        (the closest marker wins), so a test needs no factory call for one non-default relay."""
+        marker = request.node.get_closest_marker("acumbamail_relay")
+        kwargs: dict[str, Any] = {} if marker is None else dict(marker.kwargs)
+        if marker is not None and marker.args:
+            raise TypeError("@pytest.mark.acumbamail_relay takes FakeRelay keyword arguments only")
+        return acumbamail_relay_factory(**kwargs)
+
+    @pytest.fixture
+    def acumbamail_turn_counter() -> Iterator[Callable[..., TurnCounter]]:
+        """Call with ``(host, port, delay=0.0)`` for a started round-trip counting proxy in front
+        of that loopback server (e.g. ``acumbamail_relay.host, acumbamail_relay.port``); all
+        stop after the test."""
+        from .turns import TurnCounter
+
+        counters: list[TurnCounter] = []
+
+        def make(host: str, port: int, *, delay: float = 0.0) -> TurnCounter:
+            counter = TurnCounter(host, port, delay=delay)
+            counters.append(counter)
+            return counter.start()
+
+        try:
+            yield make
+        finally:
+            for counter in reversed(counters):
+                counter.stop()

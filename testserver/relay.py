@@ -1,10 +1,10 @@
 """FakeRelay: a local stand-in for Acumbamail's SMTP relay and its webhooks, on 127.0.0.1.
 
 It speaks real SMTP (STARTTLS on ``port``, implicit TLS on ``tls_port``, AUTH PLAIN/LOGIN, SIZE,
-PIPELINING, SMTPUTF8) with a throw-away certificate authority, records what it accepts, acts out
-faults a test scripts, posts Acumbamail-shaped webhook events, and serves a JSON API and a small
-web page listing the messages. The SMTP side runs on its own event loop in a background thread,
-so synchronous and asynchronous tests use it alike.
+PIPELINING, SMTPUTF8, and CHUNKING/BDAT when asked) with a throw-away certificate authority,
+records what it accepts, acts out faults a test scripts, posts Acumbamail-shaped webhook events,
+and serves a JSON API and a small web page listing the messages. The SMTP side runs on its own
+event loop in a background thread, so synchronous and asynchronous tests use it alike.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'acumbamail-smtp[testserver]'"
     ) from exc
 
-from .faults import BounceAt, Faults, RecipientRule, address_key
+from .faults import BounceAt, FaultAction, FaultPoint, Faults, RecipientRule, StreamFault, address_key
 from .records import ReceivedMessage
 from .smtp import IDENT, SERVER_NAME, RelayEnvelope, RelaySMTP, auth_result, check_login
 from .webhooks import WebhookDelivery, WebhookEmitter, make_event
@@ -51,6 +51,13 @@ class FakeRelay:
 
     ``port``/``tls_port``/``http_port`` default to 0 (a free port chosen by the OS); the command
     line passes fixed ones. All listeners bind 127.0.0.1 only.
+
+    ``chunking=True`` announces CHUNKING (RFC 3030) and takes ``BDAT <size> [LAST]``: each chunk
+    is read raw, a non-LAST one answers ``250 2.0.0 <size> octets received``, and LAST accepts the
+    message exactly as the end of DATA does (same record, queue id, events, faults, recipient
+    rules). Out of sequence (no MAIL or accepted RCPT, after a failed chunk) a chunk is still read
+    and answered 503; a malformed size gets 501 and the connection closes. Off by default, as the
+    relay being imitated is not known to offer it.
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class FakeRelay:
         require_auth: bool = True,
         auth_mechanisms: Iterable[str] = MECHANISMS,
         pipelining: bool = True,
+        chunking: bool = False,
         smtputf8: bool = True,
         reply_delay: float = 0.0,
         webhook_url: str | None = None,
@@ -99,6 +107,7 @@ class FakeRelay:
         self.require_auth = bool(require_auth)
         self.auth_mechanisms = mechanisms
         self.pipelining = bool(pipelining)
+        self.chunking = bool(chunking)
         self.smtputf8 = bool(smtputf8)
         self.http = bool(http)
         self._faults = Faults(reply_delay)
@@ -442,11 +451,50 @@ class FakeRelay:
     def fail_next_data(
         self, code: int = 451, text: str = "4.3.0 Temporary failure, try again later", times: int = 1
     ) -> None:
-        """Answer the next ``times`` ends of DATA with ``code text`` instead of accepting."""
+        """Answer the next ``times`` ends of DATA (or BDAT LAST) with ``code text`` instead of accepting."""
         self._faults.fail_next_data(code, text, times)
 
+    def fault_at(
+        self,
+        point: FaultPoint,
+        action: FaultAction,
+        *,
+        code: int | None = None,
+        text: str | None = None,
+        nth: int = 1,
+    ) -> StreamFault:
+        """Strike the ``nth`` time (1 = the next) ``point`` is reached from now, on any connection,
+        so a test can break a pipelined or chunked stream exactly where it wants.
+
+        ``point``: ``"mail"``, ``"rcpt"``, ``"data"`` (the command, before 354), ``"bdat"`` (a
+        chunk without LAST), ``"bdat_last"`` (once its chunk is read: every well-formed BDAT
+        counts, even one out of sequence) or ``"data_end"`` (the end of a message's data, where it
+        would be accepted; aiosmtpd's own too-long/too-much refusals never get there).
+
+        ``action``:
+
+        - ``"refuse"``: answer ``code text`` (default 451 and a text naming the point) instead of
+          the normal reply, and carry on as a real server would: a refused MAIL begins no
+          transaction, a refused RCPT adds no recipient (and emits no event), a refused DATA
+          leaves the transaction as it was (no 354; the client should RSET), a refused chunk
+          fails the transaction (later chunks get 503, LAST resets it), a refused message end
+          stores nothing and resets the transaction. A 421 also closes the connection after it.
+        - ``"drop"``: close the connection without answering (a message end stores nothing).
+        - ``"drop_after_accept"`` (``data_end``/``bdat_last`` only): store the message exactly as
+          it would be accepted, with its events, then close without answering: the ambiguous case.
+
+        Several faults may be scripted at once (not two for the same occurrence of one point). A
+        stream fault at ``mail`` is looked up before ``close_after``/``drop_after``, one at
+        ``data_end`` before ``fail_next_data``. :meth:`reset_faults` clears them."""
+        return self._faults.fault_at(point, action, code=code, text=text, nth=nth)
+
+    @property
+    def pending_faults(self) -> list[StreamFault]:
+        """The faults scripted with :meth:`fault_at` that have not struck yet."""
+        return self._faults.pending_stream_faults
+
     def delay_replies(self, seconds: float) -> None:
-        """Wait ``seconds`` before every reply to MAIL, RCPT, DATA and the end of DATA."""
+        """Wait ``seconds`` before every reply to MAIL, RCPT, DATA, the end of DATA and BDAT."""
         self._faults.delay_replies(seconds)
 
     def fail_auth(self, on: bool = True) -> None:
@@ -454,7 +502,7 @@ class FakeRelay:
         self._faults.fail_auth(on)
 
     def reset_faults(self) -> None:
-        """Clear every scripted fault (and the reply delay)."""
+        """Clear every scripted fault, including those of :meth:`fault_at` (and the reply delay)."""
         self._faults.reset()
 
     # webhooks

@@ -11,7 +11,7 @@ import pytest
 from acumbamail_smtp.testserver import FakeRelay
 
 from tests.browser import browser  # noqa: F401  (session-scoped fixture)
-from tests.testserver.relay_helpers import Receiver
+from tests.testserver.relay_helpers import RawSMTP, Receiver
 
 
 @pytest.fixture
@@ -39,6 +39,27 @@ def connect() -> Iterator[Callable[..., smtplib.SMTP]]:
     for client in clients:
         with contextlib.suppress(OSError):
             client.close()
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[..., RawSMTP]]:
+    """``raw(relay, tls=None|"implicit", login=True)``: a byte-level client, closed after. Plain
+    connections log in in clear text, so give the relay ``starttls=False`` for them."""
+    clients: list[RawSMTP] = []
+
+    def make(relay: FakeRelay, tls: str | None = None, login: bool = True) -> RawSMTP:
+        if tls == "implicit":
+            client = RawSMTP(relay.host, relay.tls_port, context=ssl.create_default_context(cafile=relay.ca_file))
+        else:
+            client = RawSMTP(relay.host, relay.port)
+        clients.append(client)
+        if login:
+            client.login(relay.username, relay.password)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

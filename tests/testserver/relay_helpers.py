@@ -3,8 +3,12 @@ webhook receiver on 127.0.0.1 that answers scripted statuses."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import smtplib
+import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -84,3 +88,67 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+class RawSMTP:
+    """A byte-level SMTP client on 127.0.0.1: writes exactly what a test gives it (pipelined
+    groups, BDAT chunks, whole messages in one write) and reads replies one at a time."""
+
+    def __init__(self, host: str, port: int, *, context: ssl.SSLContext | None = None) -> None:
+        sock = socket.create_connection((host, port), timeout=10)
+        self.sock: socket.socket = context.wrap_socket(sock, server_hostname=host) if context else sock
+        self.file = self.sock.makefile("rb")
+        self.banner = self.reply()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def reply(self) -> tuple[int, bytes]:
+        """One (possibly multi-line) reply as ``(code, text)``, the lines' texts joined by LF."""
+        lines = []
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise ConnectionError(f"the server closed the connection; read so far: {lines!r}")
+            lines.append(line)
+            if line[3:4] != b"-":
+                break
+        return int(lines[0][:3]), b"\n".join(line[4:].rstrip(b"\r\n") for line in lines)
+
+    def replies(self, n: int) -> list[tuple[int, bytes]]:
+        return [self.reply() for _ in range(n)]
+
+    def command(self, line: bytes) -> tuple[int, bytes]:
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def login(self, username: str, password: str) -> None:
+        """EHLO, then AUTH PLAIN (the relay must allow it on this connection)."""
+        code, _ = self.command(b"EHLO client.example.com")
+        assert code == 250
+        token = base64.b64encode(f"\0{username}\0{password}".encode())
+        code, text = self.command(b"AUTH PLAIN " + token)
+        assert code == 235, (code, text)
+
+    def at_eof(self) -> bool:
+        """Whether the server closed the connection with nothing more to read."""
+        try:
+            return self.file.read() == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+            self.sock.close()
+
+
+def bdat(chunk: bytes, *, last: bool = False) -> bytes:
+    """A BDAT command with its chunk, ready to write."""
+    return b"BDAT %d%s\r\n" % (len(chunk), b" LAST" if last else b"") + chunk
+
+
+def envelope_group(rcpts: list[str], sender: str = "sender@example.com") -> bytes:
+    """MAIL FROM and the RCPT TOs as one pipelined write."""
+    lines = [f"MAIL FROM:<{sender}>", *(f"RCPT TO:<{r}>" for r in rcpts)]
+    return "".join(line + "\r\n" for line in lines).encode()
