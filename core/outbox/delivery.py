@@ -58,7 +58,9 @@ def settle(outbox: Outbox, config: RelayConfig, item: QueuedMessage, outcome: Ou
                        "been delivered and is sent again (possible duplicate)", item.message_id)
     # every recipient deferred at RCPT (4xx): a RecipientsRefused, but worth another try like any 4xx
     deferred = isinstance(outcome, RecipientsRefused) and only_deferred(outcome.result)
-    if deferred or (isinstance(outcome, TransientError | ConnectionFailed) and is_retryable(outcome)):
+    retryable = isinstance(outcome, TransientError | ConnectionFailed) and is_retryable(
+        outcome, ambiguous=True)
+    if deferred or retryable:
         delay = backoff_delay(config, max(1, item.attempts))
         if datetime.now(UTC) + timedelta(seconds=delay) > item.created_at + deadline:
             outbox.mark_failed(item, f"gave up after {item.attempts} attempt(s): {outcome}",

@@ -168,11 +168,14 @@ def backoff_delay(config: RelayConfig, attempt: int) -> float:
     return float(min(config.retry_backoff * (2 ** (attempt - 1)), config.retry_backoff_max))
 
 
-def is_retryable(exc: AcumbamailError) -> bool:
-    """Whether another try may succeed: a 4xx reply or a dropped/unreachable connection."""
+def is_retryable(exc: AcumbamailError, *, ambiguous: bool = False) -> bool:
+    """Whether another try may succeed: a 4xx reply or a dropped/unreachable connection, but not
+    a connection lost after the message's data and before its reply (``exc.ambiguous``): the relay
+    may have it, and a second try could deliver it twice, so the mailers report it instead. The
+    outbox, which promises delivery at least once, passes ``ambiguous=True`` and counts it."""
     if isinstance(exc, TransientError):
         return True
-    return isinstance(exc, ConnectionFailed) and exc.retryable
+    return isinstance(exc, ConnectionFailed) and exc.retryable and (ambiguous or not exc.ambiguous)
 
 
 def only_deferred(result: SendResult) -> bool:
