@@ -128,10 +128,10 @@ def opened(config: RelayConfig) -> None:
 
 
 def exchange_trace(base: Trace | None) -> Trace | None:
-    """``base`` (the DEBUG transcript or None), extended to put each write and reply of the
+    """``base`` (the DEBUG transcript or None), extended to put the envelope write of the
     exchange on the running send's span when that span is recorded."""
     scope = _scope()
-    if scope is None or not scope.span.is_recording():
+    if scope is None or not scope.recording:
         return base
     if base is None:
         exchange: Trace = scope.exchange
