@@ -61,6 +61,21 @@ def _globals_unset() -> bool:
             and getattr(_metrics_internal, "_METER_PROVIDER", 0) is None)
 
 
+#: Bucket bounds for a duration in seconds (OpenTelemetry's HTTP-duration advice): the SDK's
+#: default bounds (0, 5, 10, ... 10000) are meant for milliseconds and put every send in one bucket.
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+def _seconds_histogram(meter: metrics.Meter, name: str, description: str) -> metrics.Histogram:
+    """A histogram of seconds with :data:`SECONDS_BUCKETS` (an API before 1.23 takes no advice:
+    then the SDK's default bounds)."""
+    try:
+        return meter.create_histogram(name, "s", description,
+                                      explicit_bucket_boundaries_advisory=list(SECONDS_BUCKETS))
+    except TypeError:  # pragma: no cover - opentelemetry-api < 1.23
+        return meter.create_histogram(name, "s", description)
+
+
 #: Metric attribute sets kept per (category, status); beyond this many categories they are built per send.
 _LABELS_KEPT = 512
 
@@ -90,8 +105,8 @@ class Instruments:
             meter.create_observable_counter(name, [self._observer(name)], "{message}", description)
         self.failed = meter.create_counter("acumbamail_smtp.messages.failed", "{message}",
                                            "Sends that raised (after every retry), by error type")
-        self.duration = meter.create_histogram("acumbamail_smtp.send.duration", "s",
-                                               "Time of one send, retries included")
+        self.duration = _seconds_histogram(meter, "acumbamail_smtp.send.duration",
+                                           "Time of one send, retries included")
         self.connections = meter.create_counter("acumbamail_smtp.connections.opened", "{connection}",
                                                 "Connections opened to the relay")
         self.retries = meter.create_counter("acumbamail_smtp.send.retries", "{retry}",

@@ -48,13 +48,16 @@ def test_one_send_is_one_span_with_the_exchange_as_events(otel: Otel, relay: Fak
     assert attrs["acumbamail_smtp.status"] == "sent"
     assert span.start_time is not None and span.end_time is not None
     assert all(span.start_time <= e.timestamp <= span.end_time for e in span.events)
+    (duration,) = otel.points()["acumbamail_smtp.send.duration"]  # first: a collection resets exemplars
     assert otel.total("acumbamail_smtp.messages.sent", **{"acumbamail_smtp.category": "SIGNUP"}) == 1
     assert otel.total("acumbamail_smtp.connections.opened") == 1
-    (duration,) = otel.points()["acumbamail_smtp.send.duration"]
     assert duration.count == 1
+    assert tuple(duration.explicit_bounds)[:3] == (0.005, 0.01, 0.025)  # seconds, not the SDK's ms bounds
     # The histogram and the span read the same clock: the recorded duration is the span's.
     assert duration.sum == pytest.approx((span.end_time - span.start_time) / 1e9)
     assert duration.attributes == {"acumbamail_smtp.category": "SIGNUP", "acumbamail_smtp.status": "sent"}
+    # Recorded while the send's span is current: the duration's exemplar leads to this span.
+    assert [e.span_id for e in duration.exemplars] == [span.context.span_id]
 
 
 def test_refused_and_suppressed_are_counted(otel: Otel, relay: FakeRelay, tmp_path: Path) -> None:
@@ -104,6 +107,7 @@ async def test_async_sends_are_children_of_the_callers_span(otel: Otel, relay: F
     assert len(sends) == 3
     assert {s.parent.span_id for s in sends if s.parent} == {parent.get_span_context().span_id}
     assert all((s.attributes or {})["smtp.reply.code"] == 250 for s in sends)
+    assert all([e.name for e in s.events].count("smtp.envelope") == 1 for s in sends)
     assert otel.total("acumbamail_smtp.messages.sent") == 3
     assert otel.total("acumbamail_smtp.connections.opened") == 2
 
