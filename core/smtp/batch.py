@@ -85,6 +85,7 @@ class Batch:
             if entry.due <= now:
                 self._again.remove(entry)
                 self._flying[id(entry.prepared)] = entry
+                entry.scope.tried(len(entry.prepared.recipients) + 2)
                 return entry.prepared
         return None
 
@@ -101,6 +102,7 @@ class Batch:
             self._final(entry, nobody)
             return None
         self._flying[id(screened)] = entry
+        entry.scope.tried(len(screened.recipients) + 2)
         return screened
 
     @property

@@ -113,6 +113,8 @@ class SendHandle(Protocol):
 
     def retried(self, attempt: int, delay: float, outcome: object) -> None: ...
 
+    def tried(self, commands: int) -> None: ...
+
     def end(self, exc: BaseException | None) -> None: ...
 
 
@@ -124,6 +126,9 @@ class _NoSend:
 
     def retried(self, attempt: int, delay: float, outcome: object) -> None:
         """Nothing to count."""
+
+    def tried(self, commands: int) -> None:
+        """Nothing to record."""
 
     def end(self, exc: BaseException | None) -> None:
         """Nothing to end."""
@@ -168,10 +173,10 @@ def opened(config: RelayConfig) -> None:
 
 
 def exchange_trace(base: Trace | None) -> Trace | None:
-    """``base`` (the DEBUG transcript or None), extended to put each write and reply of the
+    """``base`` (the DEBUG transcript or None), extended to put the envelope write of the
     exchange on the running send's span when that span is recorded."""
     scope = _scope()
-    if scope is None or not scope.span.is_recording():
+    if scope is None or not scope.recording:
         return base
     if base is None:
         exchange: Trace = scope.exchange

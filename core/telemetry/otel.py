@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar, Token
-from time import perf_counter
+from time import time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..config import RelayConfig
     from ..events import Event
     from ..message.model import PreparedMessage
-    from ..result import Reply, SendResult
+    from ..result import SendResult
 
 logger = logging.getLogger("acumbamail_smtp.telemetry")
 
@@ -61,6 +61,21 @@ def _globals_unset() -> bool:
             and getattr(_metrics_internal, "_METER_PROVIDER", 0) is None)
 
 
+#: Bucket bounds for a duration in seconds (OpenTelemetry's HTTP-duration advice): the SDK's
+#: default bounds (0, 5, 10, ... 10000) are meant for milliseconds and put every send in one bucket.
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+def _seconds_histogram(meter: metrics.Meter, name: str, description: str) -> metrics.Histogram:
+    """A histogram of seconds with :data:`SECONDS_BUCKETS` (an API before 1.23 takes no advice:
+    then the SDK's default bounds)."""
+    try:
+        return meter.create_histogram(name, "s", description,
+                                      explicit_bucket_boundaries_advisory=list(SECONDS_BUCKETS))
+    except TypeError:  # pragma: no cover - opentelemetry-api < 1.23
+        return meter.create_histogram(name, "s", description)
+
+
 #: Metric attribute sets kept per (category, status); beyond this many categories they are built per send.
 _LABELS_KEPT = 512
 
@@ -90,8 +105,8 @@ class Instruments:
             meter.create_observable_counter(name, [self._observer(name)], "{message}", description)
         self.failed = meter.create_counter("acumbamail_smtp.messages.failed", "{message}",
                                            "Sends that raised (after every retry), by error type")
-        self.duration = meter.create_histogram("acumbamail_smtp.send.duration", "s",
-                                               "Time of one send, retries included")
+        self.duration = _seconds_histogram(meter, "acumbamail_smtp.send.duration",
+                                           "Time of one send, retries included")
         self.connections = meter.create_counter("acumbamail_smtp.connections.opened", "{connection}",
                                                 "Connections opened to the relay")
         self.retries = meter.create_counter("acumbamail_smtp.send.retries", "{retry}",
@@ -232,7 +247,11 @@ class _Scope:
 
 
 class SendScope(_Scope):
-    """The span of one send: counts of the result, the relay's reply, the retries."""
+    """The span of one send: counts of the result, the relay's reply, the retries.
+
+    Built for the SDK's per-span floor: one clock read at each end (shared by the span and the
+    duration histogram), the closing attributes in one call, one event for the envelope, and no
+    attribute or event work at all when the span is not recorded (sampled out)."""
 
     name = "acumbamail_smtp.send"
     kind = SpanKind.CLIENT
@@ -245,18 +264,18 @@ class SendScope(_Scope):
             attributes["acumbamail_smtp.message_id"] = prepared.message_id
             attributes["acumbamail_smtp.sender"] = prepared.envelope_from
             attributes["acumbamail_smtp.recipient_addresses"] = list(prepared.recipients)
-        super().__init__(instruments, attributes)
+        self.instruments = instruments
+        self._start = start = time_ns()
+        self.span = span = instruments.tracer.start_span(self.name, kind=self.kind, attributes=attributes,
+                                                         start_time=start)
+        #: Whether the span is recorded: when not, only the metrics are kept.
+        self.recording = span.is_recording()
+        self._token: object = None
         self.category = prepared.category
         self.metric = instruments.labels(prepared.category)
         self.retries = 0
         self.result: SendResult | None = None
-        self._start = perf_counter()
         self._current: Token[SendScope | None] | None = None
-        #: The relay's reply codes in order, put on the span as ``smtp.reply.codes`` when it ends.
-        self.codes: list[int] = []
-        #: Writes of the exchange and their bytes, put on the span as ``smtp.writes`` and ``smtp.bytes``.
-        self.writes = 0
-        self.written = 0
 
     def __enter__(self) -> SendScope:
         super().__enter__()
@@ -265,31 +284,34 @@ class SendScope(_Scope):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        """The span's closing attributes in one call, the duration with a shared attribute set."""
+        """The span's closing attributes in one call; one clock read ends the span and times the send."""
         if self._current is not None:
             CURRENT.reset(self._current)
-        inst, result = self.instruments, self.result
+        inst, result, span = self.instruments, self.result, self.span
         if exc is not None:
             inst.failed.add(1, {**self.metric, "error.type": type(exc).__name__})
-        attributes: Attributes = {"acumbamail_smtp.retries": self.retries}
-        if result is not None:
-            attributes["acumbamail_smtp.status"] = result.status
-            attributes["acumbamail_smtp.accepted"] = len(result.accepted)
-            attributes["acumbamail_smtp.refused"] = len(result.refused)
-            attributes["acumbamail_smtp.suppressed"] = len(result.suppressed)
-            if result.reply is not None:
-                attributes["smtp.reply.code"] = result.reply.code
-            if result.queue_id:
-                attributes["acumbamail_smtp.queue_id"] = result.queue_id
-        if self.codes:
-            attributes["smtp.reply.codes"] = tuple(self.codes)
-        if self.writes:
-            attributes["smtp.writes"] = self.writes
-            attributes["smtp.bytes"] = self.written
-        self.span.set_attributes(attributes)
+        if self.recording:
+            attributes: Attributes = {"acumbamail_smtp.retries": self.retries}
+            if result is not None:
+                attributes["acumbamail_smtp.status"] = result.status
+                attributes["acumbamail_smtp.accepted"] = len(result.accepted)
+                attributes["acumbamail_smtp.refused"] = len(result.refused)
+                attributes["acumbamail_smtp.suppressed"] = len(result.suppressed)
+                if result.reply is not None:
+                    attributes["smtp.reply.code"] = result.reply.code
+                queue_id = result.queue_id
+                if queue_id:
+                    attributes["acumbamail_smtp.queue_id"] = queue_id
+            span.set_attributes(attributes)
+            if exc is not None:
+                self._failed(exc)
+        end = time_ns()
         status = "failed" if result is None else result.status
-        inst.duration.record(perf_counter() - self._start, inst.labels(self.category, status))
-        super().__exit__(exc_type, exc, tb)
+        # Recorded while the span is still current, so an exemplar points at this send.
+        inst.duration.record((end - self._start) / 1e9, inst.labels(self.category, status))
+        if self._token is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+        span.end(end_time=end)
 
     def finish(self, result: SendResult) -> None:
         """Keep the result for the span (put on it when it ends) and count the message."""
@@ -302,26 +324,17 @@ class SendScope(_Scope):
     def retried(self, attempt: int, delay: float, reason: str) -> None:
         """One more try is coming: an event on the span and the retries counter."""
         self.retries += 1
-        self.span.add_event("retry", {"acumbamail_smtp.attempt": attempt, "acumbamail_smtp.delay": delay,
-                                      "acumbamail_smtp.reason": reason})
+        if self.recording:
+            self.span.add_event("retry", {"acumbamail_smtp.attempt": attempt, "acumbamail_smtp.delay": delay,
+                                          "acumbamail_smtp.reason": reason})
         self.instruments.retries.add(1, self.metric)
 
     def exchange(self, label: str, value: object) -> None:
-        """One reply or write of the SMTP exchange (never the data): a reply's code is kept for
-        ``smtp.reply.codes``, a write counted; the envelope (MAIL, with PIPELINING also every RCPT
-        and DATA) is the one span event, with its command count and size."""
-        if label == "reply:":
-            reply: Reply = value  # type: ignore[assignment]
-            self.codes.append(reply.code)
-            return
-        self.writes += 1
-        if isinstance(value, bytes):
-            self.written += len(value)
-            if value.startswith(b"MAIL"):
-                self.span.add_event("smtp.envelope", {"smtp.commands": value.count(b"\r\n"),
-                                                      "smtp.bytes": len(value)})
-        else:
-            self.written += _traced_size(str(value))
+        """One reply or write of the SMTP exchange (never the data): the envelope (the MAIL write;
+        with PIPELINING also every RCPT and DATA) is the one event of each try's exchange, with its
+        command count; every other line costs a comparison or two."""
+        if label == "send:" and isinstance(value, bytes) and value.startswith(b"MAIL"):
+            self.span.add_event("smtp.envelope", {"smtp.commands": value.count(b"\r\n")})
 
 
 class DetachedSend(SendScope):
@@ -333,14 +346,13 @@ class DetachedSend(SendScope):
             reason = "deferred" if type(reason).__name__ == "SendResult" else type(reason).__name__
         super().retried(attempt, delay, reason)
 
+    def tried(self, commands: int) -> None:
+        """The message goes on the wire (again): its envelope of ``commands`` commands, one event."""
+        if self.recording:
+            self.span.add_event("smtp.envelope", {"smtp.commands": commands})
+
     def end(self, exc: BaseException | None) -> None:
         self.__exit__(type(exc) if exc is not None else None, exc, None)
-
-
-def _traced_size(text: str) -> int:
-    """The size of a write traced as text: a long body is traced as ``<N bytes>``."""
-    head = text[1:].split(" ", 1)[0]
-    return int(head) if text.startswith("<") and head.isdigit() else 0
 
 
 class WebhookScope(_Scope):

@@ -13,7 +13,14 @@ from acumbamail_smtp import (
     RecipientsRefused,
     SQLiteEventStore,
 )
+from acumbamail_smtp.telemetry import hooks
 from acumbamail_smtp.testserver import FakeRelay
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import StatusCode
 
 from .conftest import Otel
@@ -38,13 +45,19 @@ def test_one_send_is_one_span_with_the_exchange_as_events(otel: Otel, relay: Fak
     assert names == ["smtp.connect", "smtp.tls", "smtp.auth", "smtp.envelope"]  # one event per pipelined write
     (envelope,) = [e for e in span.events if e.name == "smtp.envelope"]
     assert envelope.attributes["smtp.commands"] == 4  # MAIL, two RCPT and DATA in one write
-    assert attrs["smtp.writes"] == 2  # the envelope, then the body
-    assert attrs["smtp.bytes"] > envelope.attributes["smtp.bytes"]
-    assert tuple(span.attributes["smtp.reply.codes"]) == (250, 250, 250, 354, 250)  # every reply, in order
+    assert attrs["acumbamail_smtp.status"] == "sent"
+    assert span.start_time is not None and span.end_time is not None
+    assert all(span.start_time <= e.timestamp <= span.end_time for e in span.events)
+    (duration,) = otel.points()["acumbamail_smtp.send.duration"]  # first: a collection resets exemplars
     assert otel.total("acumbamail_smtp.messages.sent", **{"acumbamail_smtp.category": "SIGNUP"}) == 1
     assert otel.total("acumbamail_smtp.connections.opened") == 1
-    (duration,) = otel.points()["acumbamail_smtp.send.duration"]
-    assert duration.count == 1 and duration.sum > 0
+    assert duration.count == 1
+    assert tuple(duration.explicit_bounds)[:3] == (0.005, 0.01, 0.025)  # seconds, not the SDK's ms bounds
+    # The histogram and the span read the same clock: the recorded duration is the span's.
+    assert duration.sum == pytest.approx((span.end_time - span.start_time) / 1e9)
+    assert duration.attributes == {"acumbamail_smtp.category": "SIGNUP", "acumbamail_smtp.status": "sent"}
+    # Recorded while the send's span is current: the duration's exemplar leads to this span.
+    assert [e.span_id for e in duration.exemplars] == [span.context.span_id]
 
 
 def test_refused_and_suppressed_are_counted(otel: Otel, relay: FakeRelay, tmp_path: Path) -> None:
@@ -70,6 +83,8 @@ def test_a_retry_is_an_event_and_counted(otel: Otel, relay: FakeRelay) -> None:
     assert (span.attributes or {})["acumbamail_smtp.retries"] == 1
     (retry,) = [e for e in span.events if e.name == "retry"]
     assert retry.attributes["acumbamail_smtp.reason"] == "TransientError"
+    names = [e.name for e in span.events if e.name in ("smtp.envelope", "retry")]
+    assert names == ["smtp.envelope", "retry", "smtp.envelope"]  # one exchange event per try
     assert otel.total("acumbamail_smtp.send.retries") == 1
 
 
@@ -92,5 +107,25 @@ async def test_async_sends_are_children_of_the_callers_span(otel: Otel, relay: F
     assert len(sends) == 3
     assert {s.parent.span_id for s in sends if s.parent} == {parent.get_span_context().span_id}
     assert all((s.attributes or {})["smtp.reply.code"] == 250 for s in sends)
+    assert all([e.name for e in s.events].count("smtp.envelope") == 1 for s in sends)
     assert otel.total("acumbamail_smtp.messages.sent") == 3
     assert otel.total("acumbamail_smtp.connections.opened") == 2
+
+
+def test_a_sampled_out_send_still_counts_and_times(monkeypatch: pytest.MonkeyPatch, relay: FakeRelay) -> None:
+    """A send whose span the sampler drops records no span work, but every metric."""
+    monkeypatch.setattr(hooks, "_instruments", hooks._UNSET)
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider(sampler=ALWAYS_OFF)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    assert hooks.configure(tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader]))
+    otel = Otel(exporter, reader, tracer_provider)
+    relay.fail_next_data(451, "4.3.0 try later", times=1)
+    Mailer(relay.client_config()).send(msg())
+    assert otel.spans() == []
+    assert otel.total("acumbamail_smtp.messages.sent", **{"acumbamail_smtp.category": "SIGNUP"}) == 1
+    assert otel.total("acumbamail_smtp.send.retries") == 1
+    assert otel.total("acumbamail_smtp.connections.opened") == 1
+    (duration,) = otel.points()["acumbamail_smtp.send.duration"]
+    assert duration.count == 1 and duration.sum > 0
