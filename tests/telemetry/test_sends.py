@@ -129,3 +129,25 @@ def test_a_sampled_out_send_still_counts_and_times(monkeypatch: pytest.MonkeyPat
     assert otel.total("acumbamail_smtp.connections.opened") == 1
     (duration,) = otel.points()["acumbamail_smtp.send.duration"]
     assert duration.count == 1 and duration.sum > 0
+
+
+def test_pipelined_batch_is_one_span_per_message_with_its_own_result(otel: Otel, relay: FakeRelay) -> None:
+    relay.refuse_recipient("nobody@example.org", 550, "5.1.1 no such user")
+    with Mailer(relay.client_config()) as mailer:
+        results = mailer.send_many([msg(1), msg(2, to="nobody@example.org"), msg(3, to=["a@example.org",
+                                                                                          "b@example.org"])])
+    spans = otel.spans("acumbamail_smtp.send")
+    assert len(spans) == 3  # several on the wire at once, each its own span, none current
+    by_status = {(s.attributes or {})["acumbamail_smtp.status"]: s for s in spans}
+    assert set(by_status) == {"sent", "refused"}
+    assert [r.status for r in results] == ["sent", "refused", "sent"]
+    queue_ids = {(s.attributes or {}).get("acumbamail_smtp.queue_id") for s in spans} - {None}
+    assert queue_ids == {results[0].queue_id, results[2].queue_id}
+    for span in spans:
+        envelopes = [e for e in span.events if e.name == "smtp.envelope"]
+        recipients = (span.attributes or {})["acumbamail_smtp.recipients"]
+        assert [e.attributes["smtp.commands"] for e in envelopes] == [recipients + 2]
+    assert otel.total("acumbamail_smtp.messages.sent") == 2
+    assert otel.total("acumbamail_smtp.messages.refused") == 1
+    (duration,) = otel.points()["acumbamail_smtp.send.duration"][:1]
+    assert duration.count >= 1
