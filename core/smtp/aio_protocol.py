@@ -47,6 +47,9 @@ class ReplyReader(asyncio.Protocol):
         """The next reply, complete within ``seconds`` (default: the limits' deadline);
         ``ConnectionError`` if the relay hung up, :class:`~acumbamail_smtp.smtp.reading.ReplyError`
         past a limit or the deadline."""
+        answer = self._parser.next_reply()
+        if answer is not None:  # already here (the common case when replies come in groups)
+            return answer
         limits = self._parser.limits
         loop = asyncio.get_running_loop()
         seconds = limits.seconds if seconds is None else seconds
@@ -54,14 +57,15 @@ class ReplyReader(asyncio.Protocol):
         while (answer := self._parser.next_reply()) is None:
             if self._closed:
                 raise ConnectionError("the relay closed the connection")
-            left = deadline - loop.time()
-            if left <= 0:
+            if deadline <= loop.time():
                 raise limits.late(seconds)
-            self._waiter = loop.create_future()
+            # One timer per wait instead of wait_for's task: this runs once per reply.
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_at(deadline, self._wake)
             try:
-                await asyncio.wait_for(self._waiter, left)
-            except TimeoutError:
-                raise limits.late(seconds) from None
+                await waiter
+            finally:
+                timer.cancel()
         return answer
 
 
