@@ -172,12 +172,23 @@ class AsyncSMTPConnection:
     async def send(self, prepared: PreparedMessage) -> SendResult:
         """MAIL, RCPT for each recipient, DATA; refused recipients are reported in the result.
 
-        Pipelined (RFC 2920) when the relay offers PIPELINING: for the exchange the transport's
-        protocol is swapped for :class:`~acumbamail_smtp.smtp.aio_protocol.ReplyReader` and restored after.
+        Pipelined (RFC 2920) when the relay offers PIPELINING, as a stream of one message (BDAT where
+        CHUNKING is offered), see :meth:`stream`; one command at a time otherwise. For the exchange
+        the transport's protocol is swapped for :class:`~acumbamail_smtp.smtp.aio_protocol.ReplyReader`
+        and restored after.
         """
         smtp = self._smtp
         if smtp is None or smtp.transport is None or smtp.protocol is None:
             raise errors.ConnectionFailed("connection is not open")
+        if smtp.supports_extension("pipelining"):
+            handed = [prepared]
+            outcomes: list[stream.Outcome] = []
+
+            async def pull() -> PreparedMessage | None:
+                return handed.pop() if handed else None
+
+            await self.stream(pull, outcomes.append)
+            return stream.only(outcomes)
         options = protocol.mail_options(prepared, smtp.supports_extension)
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)

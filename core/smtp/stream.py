@@ -18,9 +18,11 @@ is still usable.
 Accounting is exact, per message, in order of the replies: a refused end-of-data fails that
 message only (the transaction is over either way, so the next one, already in flight, goes on); a
 refused envelope fails that message, and the stream sends RSET before any further MAIL when the
-relay may still hold the transaction. A message that never reached the relay (written after a
-reply that closed the connection, or refused with 503 only because an earlier failed transaction
-was still open) comes back with ``Outcome.outcome`` None: send it again, no try spent.
+relay may still hold the transaction. A message that never reached the relay (behind one that a
+closing reply or a lost connection charged, or refused with 503 only because an earlier failed
+transaction was still open) comes back with ``Outcome.outcome`` None: send it again, no try spent.
+When the connection fails, the first message in flight is always charged with the error (so a
+relay that drops every connection cannot make a batch retry for ever).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from .protocol import crlf_body, data_block, envelope_commands, mail_options
 from .reading import ReplyError
 from .replies import CLOSING_CODES, error_for_reply
 
-__all__ = ["PULL", "Lost", "Outcome", "Stream", "drive", "stream"]
+__all__ = ["PULL", "Lost", "Outcome", "Stream", "drive", "only", "stream"]
 
 
 class _Pull:
@@ -213,15 +215,16 @@ def _pipelined(offers: Callable[[str], bool]) -> Stream:
             else:
                 yield Outcome(flight.prepared, _result(flight, None))
     except _Closing as closing:
+        answered = reading or sent or ahead  # charge the one answered, else the first in flight
         for left in (sent, ahead):
             if left is not None:
-                yield Outcome(left.prepared, closing.error if left is reading else None)
+                yield Outcome(left.prepared, closing.error if left is answered else None)
         return False
     except Lost as lost:
         if sent is not None:
-            yield Outcome(sent.prepared, _ambiguous(lost.error) if sent.data_written else None)
+            yield Outcome(sent.prepared, _ambiguous(lost.error) if sent.data_written else lost.error)
         if ahead is not None:
-            yield Outcome(ahead.prepared, None)
+            yield Outcome(ahead.prepared, None if sent is not None else lost.error)
         return False
 
 
@@ -293,6 +296,8 @@ def _chunked(offers: Callable[[str], bool], window: int) -> Stream:
                 else:
                     yield Outcome(flight.prepared, _result(flight, None))
     except _Closing as closing:
+        if current is None and inflight:
+            current = inflight[0]  # a reply to RSET: charge the first in flight
         if current is not None:
             inflight.popleft()
             yield Outcome(current.prepared, closing.error)
@@ -302,9 +307,20 @@ def _chunked(offers: Callable[[str], bool], window: int) -> Stream:
     except Lost as lost:
         for flight in inflight:
             yield Outcome(flight.prepared, _ambiguous(lost.error))
-        for flight in pending:
-            yield Outcome(flight.prepared, None)
+        for i, flight in enumerate(pending):  # never written: the first is charged when nothing was
+            yield Outcome(flight.prepared, lost.error if i == 0 and not inflight else None)
         return False
+
+
+def only(outcomes: list[Outcome]) -> SendResult:
+    """The result of a stream of one message, or its error raised (one that never reached the
+    relay is a retryable :class:`ConnectionFailed`)."""
+    (one,) = outcomes
+    if one.outcome is None:
+        raise ConnectionFailed("the connection to the relay closed before the message was sent")
+    if isinstance(one.outcome, SendError):
+        raise one.outcome
+    return one.outcome
 
 
 def drive(steps: Stream, write: Callable[[bytes], object], read: Callable[[], Reply],

@@ -133,13 +133,18 @@ class SMTPConnection:
     def send(self, prepared: PreparedMessage) -> SendResult:
         """The SMTP exchange for one message: MAIL, RCPT for each recipient, DATA.
 
-        Pipelined (RFC 2920) when the relay offers PIPELINING, see :mod:`acumbamail_smtp.smtp.protocol`.
-        Refused recipients are reported in the result; a reply that refuses the whole message
-        raises (``TransientError`` for 4xx, ``PermanentError`` for 5xx).
+        Pipelined (RFC 2920) when the relay offers PIPELINING, as a stream of one message (with BDAT
+        where CHUNKING is offered: one round trip), see :mod:`acumbamail_smtp.smtp.stream`; one
+        command at a time otherwise (:func:`~acumbamail_smtp.smtp.protocol.exchange`). Refused
+        recipients are reported in the result; a reply that refuses the whole message raises
+        (``TransientError`` for 4xx, ``PermanentError`` for 5xx).
         """
         smtp = self._smtp
         if smtp is None:
             raise ConnectionFailed("connection is not open")
+        if smtp.has_extn("pipelining"):
+            handed = [prepared]
+            return stream.only(list(self.stream(lambda: handed.pop() if handed else None)))
         try:
             options = protocol.mail_options(prepared, smtp.has_extn)
             sock = smtp.sock

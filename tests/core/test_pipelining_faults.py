@@ -154,3 +154,17 @@ def test_round_trips_of_connection_setup_are_only_those_the_protocol_needs() -> 
         session = counter.sessions[0]
     # banner, EHLO, STARTTLS, TLS handshake, EHLO, AUTH, MAIL+RCPT+DATA, data, QUIT
     assert session.turns == 9, [c[:40] for c in session.client]
+
+
+def test_relay_that_drops_every_transaction_ends_the_batch_with_its_error() -> None:
+    with relay_for(False) as relay:
+        for n in range(1, 30):
+            relay.fault_at("mail", "drop", nth=n)
+        sent = messages()[:3]
+        with Mailer(relay.client_config(max_tries=2, retry_backoff=0)) as mailer, \
+                pytest.raises(ConnectionFailed) as info:
+            mailer.send_many(sent)
+        assert relay.messages == []
+        results = info.value.results or []
+        assert len(results) == 3 and isinstance(results[0], ConnectionFailed)
+        assert all(not isinstance(r, SendResult) for r in results)

@@ -143,8 +143,17 @@ def test_connection_lost_after_data_with_the_next_in_flight() -> None:
 
 
 def test_connection_lost_before_any_data_leaves_nothing_in_doubt() -> None:
-    play = Play([message(0)], [OK, DROP])
-    assert play.of(0) is None and play.usable is False
+    play = Play([message(0), message(1)], [OK, DROP])
+    lost = play.of(0)  # the first in flight is charged (a try spent, retryable), nothing is in doubt
+    assert isinstance(lost, ConnectionFailed) and not lost.ambiguous and lost.retryable
+    assert "<m1@example.com>" not in play.outcomes and play.usable is False
+
+
+def test_closing_reply_to_reset_charges_the_message_in_flight() -> None:
+    play = Play([message(0), message(1)],
+                [OK, Reply(550, "5.1.1 unknown"), Reply(554, "no recipients"), Reply(421, "4.3.2 bye")])
+    assert isinstance(play.of(0), SendResult) and play.of(0).status == "refused"
+    assert isinstance(play.of(1), TransientError) and play.of(1).code == 421
 
 
 def test_closing_reply_to_end_of_data_fails_that_message_and_the_next_is_not_tried() -> None:
