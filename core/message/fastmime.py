@@ -76,6 +76,9 @@ def _word(raw: bytes) -> str:
 
 def _fold(name: str, pieces: Sequence[str], sep: str) -> bytes:
     """``Name: piece<sep>piece...`` folded before a piece when the line would pass FOLD_AT."""
+    line = f"{name}: {(sep + ' ').join(pieces)}"
+    if len(line) <= FOLD_AT:  # the loop below would not fold it either
+        return (line + "\r\n").encode("ascii")
     out = [name, ":"]
     length = len(name) + 1
     for i, piece in enumerate(pieces):

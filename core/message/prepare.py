@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import math
 import re
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from email.utils import format_datetime, formatdate, make_msgid
@@ -113,7 +114,7 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
 def _date_header(value: datetime | float | None) -> str:
     """The ``Date`` header for ``value`` (now when None); a naive datetime is refused."""
     if value is None:
-        return formatdate(localtime=True)
+        return _date_now()
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidMessage("date: give an aware datetime (with a time zone) or a Unix time")
@@ -124,6 +125,21 @@ def _date_header(value: datetime | float | None) -> str:
         return formatdate(value, localtime=True)
     except (OverflowError, OSError, ValueError):
         raise InvalidMessage(f"date: {value!r} is out of range") from None
+
+
+#: The Date header last made for "now", keyed by its second and the local time zone.
+_now: tuple[tuple[int, tuple[str, str]], str] = ((0, ("", "")), "")
+
+
+def _date_now() -> str:
+    """``formatdate(localtime=True)``, formatted once a second: the header shows no fraction of
+    one, so every message prepared within the same second (a batch) shares the text."""
+    global _now
+    key = (int(time.time()), time.tzname)
+    cached = _now
+    if cached[0] != key:
+        cached = _now = (key, formatdate(key[0], localtime=True))
+    return cached[1]
 
 
 def _msgid_domain(sender: ParsedAddress) -> str:
