@@ -86,7 +86,7 @@ def parse_address(value: str, field: str = "address") -> ParsedAddress:
         ascii_domain = idna_domain(domain)
     except ValueError as exc:
         raise ValueError(f"{field}: {exc}") from None
-    if any(len(label) > 63 for label in ascii_domain.split(".")) or len(ascii_domain) > 253:
+    if max(map(len, ascii_domain.split("."))) > 63 or len(ascii_domain) > 253:
         raise ValueError(f"{field}: {value!r} has a domain label over 63 or a domain over 253 characters")
     if len(addr) > 254:
         raise ValueError(f"{field}: {value!r} is longer than 254 characters")

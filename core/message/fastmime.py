@@ -146,7 +146,7 @@ def _text_part(subtype: str, body: str) -> Part:
     """A text part. Only CR, LF and CRLF break lines (``bytes.splitlines``, as the standard
     library's writer does): form feed, NEL, U+2028 and the like are text and stay in it."""
     lines = body.encode("utf-8").splitlines()
-    if body.isascii() and all(len(line) <= MAX_LINE for line in lines):
+    if body.isascii() and max(map(len, lines), default=0) <= MAX_LINE:
         lines.append(b"")
         return _TEXT_TYPE[subtype] + _CTE_7BIT, b"\r\n".join(lines)
     lines.append(b"")

@@ -108,7 +108,7 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
         message_id = make_msgid(domain=_msgid_domain(sender))
     smtputf8 = any(a.needs_smtputf8 for a in (sender, *to, *cc, *bcc, *reply_to))
     return Headers(sender, to, cc, reply_to, subject, _date_header(message.date), message_id,
-                   category, extra, smtputf8)
+                   category, extra, smtputf8, bcc)
 
 
 def _date_header(value: datetime | float | None) -> str:
@@ -168,7 +168,7 @@ def _check_body_options(message: Message) -> None:
 def prepare(message: Message, config: MessageDefaults | None = None) -> PreparedMessage:
     """Validate ``message``, resolve defaults and serialize it once, ready for the SMTP exchange."""
     headers = resolve_headers(message, config)
-    recipients = _envelopes((*headers.to, *headers.cc, *_addresses(message.bcc, "bcc")))
+    recipients = _envelopes((*headers.to, *headers.cc, *headers.bcc))
     try:
         data = serialize(headers, message.text, message.html, message.attachments,
                          charset=message.charset, alternatives=message.alternatives)

@@ -234,12 +234,12 @@ ADDRESS = address_text(noise=False)
 
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ADDRESS, st.lists(ADDRESS, min_size=1, max_size=3), st.lists(ADDRESS, max_size=2),
-       SUBJECT, TEXT, st.none() | TEXT, CATEGORY)
+       st.lists(ADDRESS, max_size=2), SUBJECT, TEXT, st.none() | TEXT, CATEGORY)
 def test_whole_messages_are_the_same_bytes_and_envelope_either_way(
-    sender: str, to: list[str], cc: list[str], subject: str, text: str, html: str | None,
-    category: str | None,
+    sender: str, to: list[str], cc: list[str], bcc: list[str], subject: str, text: str,
+    html: str | None, category: str | None,
 ) -> None:
-    message = Message(from_email=sender, to=to, cc=cc, subject=subject, text=text, html=html,
+    message = Message(from_email=sender, to=to, cc=cc, bcc=bcc, subject=subject, text=text, html=html,
                       category=category, date=0.0, headers={"Message-ID": "<fixed@example.com>"})
     with pytest.MonkeyPatch.context() as monkeypatch:
         fast, slow = prepared_both_ways(message, monkeypatch)
