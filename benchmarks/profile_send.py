@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="functions listed per scenario")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run just these scenarios")
     parser.add_argument("--py-spy", action="store_true", help="also sample with py-spy (needs ptrace)")
+    parser.add_argument("--measure-only", action="store_true", help="print the CPU us/msg, profile nothing")
     parser.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -198,9 +199,9 @@ def main() -> None:
         print("\nCPU per message, no profiler (best of 3):")
         for name in scenarios:
             print(f"  {labels[name]:<40} {measured[name]:7.1f} us/msg")
-        profilers: list[tuple[str, Callable[[str, int, int], Samples]]] = [
+        profilers: list[tuple[str, Callable[[str, int, int], Samples]]] = [] if args.measure_only else [
             ("pyinstrument", pyinstrument_samples)]
-        if args.py_spy:
+        if args.py_spy and not args.measure_only:
             profilers.append(("py-spy", py_spy_samples))
         for tool, profile in profilers:
             for name in scenarios:
