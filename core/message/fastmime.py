@@ -112,7 +112,15 @@ def unstructured(name: str, value: str) -> bytes:
 
 @functools.lru_cache(maxsize=1024)
 def mailbox(name: str, addr_spec: str) -> str:
-    """One mailbox for an address header (cached: senders repeat). Raises Unsupported when unusual."""
+    """One mailbox for an address header (cached, with its checks: senders repeat). Raises
+    Unsupported when unusual, or when a line of it leaves no room on a header line."""
+    box = _mailbox(name, addr_spec)
+    if any(len(line) > MAX_LINE - 80 for line in box.split("\r\n")):
+        raise Unsupported("mailbox too long")
+    return box
+
+
+def _mailbox(name: str, addr_spec: str) -> str:
     local, _, domain = addr_spec.rpartition("@")
     if not _DOT_ATOM.fullmatch(local):
         raise Unsupported("local part needs quoting")
@@ -136,10 +144,8 @@ def mailbox(name: str, addr_spec: str) -> str:
 
 
 def _address_header(name: str, addresses: Sequence[ParsedAddress]) -> bytes:
-    boxes = [mailbox(a.name, a.addr_spec) for a in addresses]
-    if any(len(line) > MAX_LINE - 80 for box in boxes for line in box.split("\r\n")):
-        raise Unsupported(name)
-    return _fold(name, boxes, ",")
+    """``Name: mailbox, mailbox...``, folded between mailboxes."""
+    return _fold(name, [mailbox(a.name, a.addr_spec) for a in addresses], ",")
 
 
 def _text_part(subtype: str, body: str) -> Part:

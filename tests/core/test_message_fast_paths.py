@@ -255,3 +255,14 @@ def test_the_benchmark_message_is_the_same_bytes_either_way(monkeypatch: pytest.
     fast, slow = prepared_both_ways(message, monkeypatch)
     assert fast == slow
     assert isinstance(fast, tuple) and fast[0] == "shop@example.com"
+
+
+@pytest.mark.parametrize("field", ["from_email", "to"])
+def test_a_mailbox_too_long_for_a_header_line_is_left_to_the_stdlib_writer(field: str) -> None:
+    long = f"{'Ana ' * 240}<ana@example.org>"  # 977 characters: no room for "From: " and folding
+    fields = {"from_email": "shop@example.com", "to": "customer@example.org", field: long}
+    message = Message(subject="x", text="x", **fields)  # type: ignore[arg-type]
+    headers = prepare_module.resolve_headers(message)
+    assert fastmime.write(headers, "x", None, []) is None
+    data = prepare(message).data
+    assert max(len(line) for line in data.split(b"\r\n")) <= fastmime.MAX_LINE
