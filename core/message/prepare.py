@@ -6,6 +6,7 @@ defaults come through the small :class:`MessageDefaults` protocol, which ``Relay
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 import re
 import time
@@ -51,6 +52,13 @@ def _check_header_name(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=64)
+def _sender(value: str) -> ParsedAddress:
+    """The parsed ``from_email`` (cached: an application sends nearly all from one or two; a
+    refusal raises and is not cached)."""
+    return parse_address(value, "from_email")
+
+
 def _addresses(value: AddressList, field_name: str) -> list[ParsedAddress]:
     """The parsed addresses of one field; a problem is an InvalidMessage naming the field."""
     try:
@@ -67,7 +75,7 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
     if not from_value:
         raise MissingSender("from_email: no sender given and no default_from configured")
     try:
-        sender = parse_address(str(from_value), "from_email")
+        sender = _sender(str(from_value))
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
     to = _addresses(message.to, "to")

@@ -206,6 +206,7 @@ def prepared_both_ways(message: Message, monkeypatch: pytest.MonkeyPatch) -> tup
     def run() -> object:
         nonlocal numbers
         numbers = itertools.count()
+        prepare_module._sender.cache_clear()  # so each way parses the sender itself
         try:
             p = prepare(message)
         except InvalidMessage as exc:
@@ -266,3 +267,14 @@ def test_a_mailbox_too_long_for_a_header_line_is_left_to_the_stdlib_writer(field
     assert fastmime.write(headers, "x", None, []) is None
     data = prepare(message).data
     assert max(len(line) for line in data.split(b"\r\n")) <= fastmime.MAX_LINE
+
+
+def test_a_refused_sender_is_refused_every_time_and_a_good_one_parsed_once() -> None:
+    prepare_module._sender.cache_clear()
+    for _ in range(2):
+        with pytest.raises(InvalidMessage, match="from_email"):
+            prepare(Message(from_email="not an address", to="b@example.net", text="x"))
+    first = prepare(Message(from_email="Shop <shop@example.com>", to="b@example.net", text="x"))
+    again = prepare(Message(from_email="Shop <shop@example.com>", to="c@example.net", text="y"))
+    assert first.envelope_from == again.envelope_from == "shop@example.com"
+    assert prepare_module._sender.cache_info().hits == 1
