@@ -136,13 +136,19 @@ def celery(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Throughput against the peers on loopback (not a test; prints a table and writes JSON)."""
+    """Throughput against the peers on loopback (not a test; prints a table and writes JSON).
+
+    ``nox -s bench -- --profile`` also profiles the client's CPU per message (benchmarks/profile_send.py)."""
+    args = [a for a in session.posargs if a != "--profile"]
     session.install(".[dev,templates,django,flask,fastapi,otel]", "flask-mail", "uvicorn",
                     "opentelemetry-sdk>=1.20")
     _postfix_tools(session)
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/run.py", *args)
     session.run("python", "benchmarks/telemetry_bench.py")
     session.run("python", "benchmarks/tls_bench.py")
+    if "--profile" in session.posargs:
+        session.install("pyinstrument>=4.6")
+        session.run("python", "benchmarks/profile_send.py")
 
 
 def _postfix_tools(session: nox.Session) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal
 
 #: ``queued``: stored in the outbox (:mod:`acumbamail_smtp.outbox`), not sent yet.
@@ -41,7 +42,7 @@ class SendResult:
     suppressed: list[str] = field(default_factory=list)
     reply: Reply | None = None
     category: str | None = None
-    sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    sent_at: datetime = field(default_factory=partial(datetime.now, UTC))
 
     @property
     def queue_id(self) -> str | None:

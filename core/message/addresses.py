@@ -67,34 +67,50 @@ def parse_address(value: str, field: str = "address") -> ParsedAddress:
     """Parse one address such as ``"Ana <ana@example.com>"``; ``ValueError`` names ``field``."""
     if not isinstance(value, str):
         raise ValueError(f"{field}: expected a string address, got {type(value).__name__}")
-    if _FORBIDDEN.intersection(value):
-        raise ValueError(f"{field}: address contains a line break or NUL (header injection?)")
-    if _CONTROL.intersection(value):
-        raise ValueError(f"{field}: address {value!r} contains a control character")
-    if value.count("@") == 0:
+    if not value.isprintable():  # printable text holds no line break, NUL or other control character
+        if _FORBIDDEN.intersection(value):
+            raise ValueError(f"{field}: address contains a line break or NUL (header injection?)")
+        if _CONTROL.intersection(value):
+            raise ValueError(f"{field}: address {value!r} contains a control character")
+    if "@" not in value:
         raise ValueError(f"{field}: {value!r} is not an e-mail address")
-    plain = value.strip()
-    if not (_PLAIN.fullmatch(plain) or _NAMED.fullmatch(plain)) and not _is_one_address(value):
-        raise ValueError(f"{field}: {value!r} is not exactly one address (several addresses "
-                         "go in a list, one per item)")
-    name, addr = parseaddr(value)
+    name, addr = _split(value, field)
     if not addr:
         raise ValueError(f"{field}: cannot parse {value!r} as an e-mail address")
     local, at, domain = addr.rpartition("@")
     if not at or not local or not domain or "@" in domain or " " in addr:
         raise ValueError(f"{field}: {value!r} is not a valid e-mail address")
-    labels = domain.split(".")
-    if any(not label for label in labels):
+    if "" in domain.split("."):
         raise ValueError(f"{field}: {value!r} has an empty label in its domain")
     try:
         ascii_domain = idna_domain(domain)
     except ValueError as exc:
         raise ValueError(f"{field}: {exc}") from None
-    if any(len(label) > 63 for label in ascii_domain.split(".")) or len(ascii_domain) > 253:
+    if max(map(len, ascii_domain.split("."))) > 63 or len(ascii_domain) > 253:
         raise ValueError(f"{field}: {value!r} has a domain label over 63 or a domain over 253 characters")
     if len(addr) > 254:
         raise ValueError(f"{field}: {value!r} is longer than 254 characters")
     return ParsedAddress(name, addr)
+
+
+def _split(value: str, field: str) -> tuple[str, str]:
+    """``(display name, address)`` of ``value``, refused unless it is exactly one mailbox.
+
+    A bare address or ``Plain Name <address>`` is one mailbox for certain and is split directly:
+    ``parseaddr`` reads those the same (it skips only spaces and tabs around them, hence ``direct``)."""
+    plain = value.strip()
+    direct = plain == value.strip(" \t")
+    if _PLAIN.fullmatch(plain):
+        if direct:
+            return "", plain
+    elif _NAMED.fullmatch(plain):
+        if direct:
+            name, _, bracketed = plain.partition(" <")
+            return name, bracketed[:-1]
+    elif not _is_one_address(value):
+        raise ValueError(f"{field}: {value!r} is not exactly one address (several addresses "
+                         "go in a list, one per item)")
+    return parseaddr(value)
 
 
 def _is_one_address(value: str) -> bool:

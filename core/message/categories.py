@@ -23,6 +23,8 @@ def validate_category(category: str) -> str:
         raise ValueError("category must not be empty")
     if len(value) > MAX_CATEGORY_LENGTH:
         raise ValueError(f"category must be at most {MAX_CATEGORY_LENGTH} characters, got {len(value)}")
+    if value.isascii() and value.isprintable():
+        return value  # printable ASCII has none of the characters refused below
     for char in value:
         if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
             raise ValueError(f"category must not contain control characters (found {char!r})")

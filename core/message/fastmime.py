@@ -76,6 +76,9 @@ def _word(raw: bytes) -> str:
 
 def _fold(name: str, pieces: Sequence[str], sep: str) -> bytes:
     """``Name: piece<sep>piece...`` folded before a piece when the line would pass FOLD_AT."""
+    line = f"{name}: {(sep + ' ').join(pieces)}"
+    if len(line) <= FOLD_AT:  # the loop below would not fold it either
+        return (line + "\r\n").encode("ascii")
     out = [name, ":"]
     length = len(name) + 1
     for i, piece in enumerate(pieces):
@@ -109,7 +112,15 @@ def unstructured(name: str, value: str) -> bytes:
 
 @functools.lru_cache(maxsize=1024)
 def mailbox(name: str, addr_spec: str) -> str:
-    """One mailbox for an address header (cached: senders repeat). Raises Unsupported when unusual."""
+    """One mailbox for an address header (cached, with its checks: senders repeat). Raises
+    Unsupported when unusual, or when a line of it leaves no room on a header line."""
+    box = _mailbox(name, addr_spec)
+    if any(len(line) > MAX_LINE - 80 for line in box.split("\r\n")):
+        raise Unsupported("mailbox too long")
+    return box
+
+
+def _mailbox(name: str, addr_spec: str) -> str:
     local, _, domain = addr_spec.rpartition("@")
     if not _DOT_ATOM.fullmatch(local):
         raise Unsupported("local part needs quoting")
@@ -133,17 +144,15 @@ def mailbox(name: str, addr_spec: str) -> str:
 
 
 def _address_header(name: str, addresses: Sequence[ParsedAddress]) -> bytes:
-    boxes = [mailbox(a.name, a.addr_spec) for a in addresses]
-    if any(len(line) > MAX_LINE - 80 for box in boxes for line in box.split("\r\n")):
-        raise Unsupported(name)
-    return _fold(name, boxes, ",")
+    """``Name: mailbox, mailbox...``, folded between mailboxes."""
+    return _fold(name, [mailbox(a.name, a.addr_spec) for a in addresses], ",")
 
 
 def _text_part(subtype: str, body: str) -> Part:
     """A text part. Only CR, LF and CRLF break lines (``bytes.splitlines``, as the standard
     library's writer does): form feed, NEL, U+2028 and the like are text and stay in it."""
     lines = body.encode("utf-8").splitlines()
-    if body.isascii() and all(len(line) <= MAX_LINE for line in lines):
+    if body.isascii() and max(map(len, lines), default=0) <= MAX_LINE:
         lines.append(b"")
         return _TEXT_TYPE[subtype] + _CTE_7BIT, b"\r\n".join(lines)
     lines.append(b"")

@@ -169,6 +169,8 @@ class Headers:
     category: str | None
     extra: list[tuple[str, str]]
     smtputf8: bool
+    #: envelope only: no writer puts Bcc in the message (kept so prepare() parses it once)
+    bcc: list[ParsedAddress] = field(default_factory=list)
 
 
 def _as_list(value: AddressList) -> list[str]:

@@ -6,8 +6,10 @@ defaults come through the small :class:`MessageDefaults` protocol, which ``Relay
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 import re
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from email.utils import format_datetime, formatdate, make_msgid
@@ -50,6 +52,13 @@ def _check_header_name(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=64)
+def _sender(value: str) -> ParsedAddress:
+    """The parsed ``from_email`` (cached: an application sends nearly all from one or two; a
+    refusal raises and is not cached)."""
+    return parse_address(value, "from_email")
+
+
 def _addresses(value: AddressList, field_name: str) -> list[ParsedAddress]:
     """The parsed addresses of one field; a problem is an InvalidMessage naming the field."""
     try:
@@ -66,7 +75,7 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
     if not from_value:
         raise MissingSender("from_email: no sender given and no default_from configured")
     try:
-        sender = parse_address(str(from_value), "from_email")
+        sender = _sender(str(from_value))
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
     to = _addresses(message.to, "to")
@@ -107,13 +116,13 @@ def resolve_headers(message: Message, config: MessageDefaults | None = None) -> 
         message_id = make_msgid(domain=_msgid_domain(sender))
     smtputf8 = any(a.needs_smtputf8 for a in (sender, *to, *cc, *bcc, *reply_to))
     return Headers(sender, to, cc, reply_to, subject, _date_header(message.date), message_id,
-                   category, extra, smtputf8)
+                   category, extra, smtputf8, bcc)
 
 
 def _date_header(value: datetime | float | None) -> str:
     """The ``Date`` header for ``value`` (now when None); a naive datetime is refused."""
     if value is None:
-        return formatdate(localtime=True)
+        return _date_now()
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidMessage("date: give an aware datetime (with a time zone) or a Unix time")
@@ -124,6 +133,21 @@ def _date_header(value: datetime | float | None) -> str:
         return formatdate(value, localtime=True)
     except (OverflowError, OSError, ValueError):
         raise InvalidMessage(f"date: {value!r} is out of range") from None
+
+
+#: The Date header last made for "now", keyed by its second and the local time zone.
+_now: tuple[tuple[int, tuple[str, str]], str] = ((0, ("", "")), "")
+
+
+def _date_now() -> str:
+    """``formatdate(localtime=True)``, formatted once a second: the header shows no fraction of
+    one, so every message prepared within the same second (a batch) shares the text."""
+    global _now
+    key = (int(time.time()), time.tzname)
+    cached = _now
+    if cached[0] != key:
+        cached = _now = (key, formatdate(key[0], localtime=True))
+    return cached[1]
 
 
 def _msgid_domain(sender: ParsedAddress) -> str:
@@ -152,7 +176,7 @@ def _check_body_options(message: Message) -> None:
 def prepare(message: Message, config: MessageDefaults | None = None) -> PreparedMessage:
     """Validate ``message``, resolve defaults and serialize it once, ready for the SMTP exchange."""
     headers = resolve_headers(message, config)
-    recipients = _envelopes((*headers.to, *headers.cc, *_addresses(message.bcc, "bcc")))
+    recipients = _envelopes((*headers.to, *headers.cc, *headers.bcc))
     try:
         data = serialize(headers, message.text, message.html, message.attachments,
                          charset=message.charset, alternatives=message.alternatives)
