@@ -307,10 +307,6 @@ async def lockstep(conn: AsyncConnection, pull: Callable[[], Awaitable[PreparedM
             return
 
 
-class _NotTried(Exception):
-    """A message of a stopped batch that was never tried."""
-
-
 class AsyncMailer(MailerPolicy):
     """Sends messages over a pool of up to ``pool_size`` reused connections.
 
@@ -400,23 +396,19 @@ class AsyncMailer(MailerPolicy):
         return await self.send(render_message(name, context, to=to, category=category, **fields))
 
     # -- internals --------------------------------------------------------------------------
-    async def _send_prepared(self, prepared: PreparedMessage,
-                             batch_failures: list[BaseException] | None = None) -> SendResult:
-        """Suppression, then the tries (one span; not started once ``batch_failures`` has one)."""
+    async def _send_prepared(self, prepared: PreparedMessage) -> SendResult:
+        """Suppression, then the tries (one span)."""
         with telemetry.send_span(prepared):
             if self.store is not None and prepared.recipients:
                 prepared = self._without(prepared, await asyncio.to_thread(self.store.suppressed,
                                                                            list(prepared.recipients)))
-            result = self._nobody_left(prepared) or await self._with_retries(prepared, batch_failures)
+            result = self._nobody_left(prepared) or await self._with_retries(prepared)
             return self._finish(prepared, result)
 
-    async def _with_retries(self, prepared: PreparedMessage,
-                            batch_failures: list[BaseException] | None) -> SendResult:
+    async def _with_retries(self, prepared: PreparedMessage) -> SendResult:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.pool_size)
         async with self._slots:
-            if batch_failures:  # a message of this batch failed while this one waited: stop
-                raise _NotTried
             conn = self._checkout()
             try:
                 for attempt in itertools.count(1):
@@ -425,12 +417,7 @@ class AsyncMailer(MailerPolicy):
                         return step
                     await asyncio.sleep(step)
             finally:
-                if conn is self.connection:
-                    pass
-                elif conn.is_open:
-                    self._idle.append(conn)
-                else:
-                    self._forget(conn)
+                self._checkin(conn)
         raise AssertionError("unreachable")
 
     async def _worker(self, batch: Batch) -> None:
@@ -485,12 +472,7 @@ class AsyncMailer(MailerPolicy):
                         return  # nothing for this worker; the others finish what is in flight
                     await asyncio.sleep(wait)
         finally:
-            if conn is self.connection:
-                pass
-            elif conn.is_open:
-                self._idle.append(conn)
-            else:
-                self._forget(conn)
+            self._checkin(conn)
 
     async def _next(self, batch: Batch) -> PreparedMessage | None:
         """The batch's next message for the wire: a due retry, else a new one screened for
@@ -506,6 +488,15 @@ class AsyncMailer(MailerPolicy):
             if (item := batch.launch(raw, screened)) is not None:
                 return item
         return None
+
+    def _checkin(self, conn: AsyncConnection) -> None:
+        """Back to the pool if still open (the given ``connection`` stays where it is)."""
+        if conn is self.connection:
+            return
+        if conn.is_open:
+            self._idle.append(conn)
+        else:
+            self._forget(conn)
 
     def _checkout(self) -> AsyncConnection:
         """The given connection, else an idle pooled one, else a new one."""

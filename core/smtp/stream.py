@@ -124,6 +124,19 @@ def _encode(prepared: PreparedMessage, offers: Callable[[str], bool],
     return _Flight(prepared, len(rcpts)), b"".join((mail, *rcpts, last(prepared)))
 
 
+def _take(offers: Callable[[str], bool], last: Callable[[PreparedMessage], bytes],
+          ) -> Generator[Outcome | _Pull, object, tuple[_Flight, bytes] | None]:
+    """Ask the driver for the next message and encode it: its flight and bytes, or None when no
+    message is left. A message that cannot be sent is refused here (its Outcome), and the next asked."""
+    while (item := (yield PULL)) is not None:
+        assert isinstance(item, PreparedMessage)
+        try:
+            return _encode(item, offers, last)
+        except PermanentError as exc:
+            yield Outcome(item, exc)
+    return None
+
+
 def _envelope(flight: _Flight) -> Generator[None, object, Reply]:
     """Read the MAIL and RCPT replies of ``flight`` and return MAIL's; the RCPT replies sort its
     recipients (whatever MAIL's was: a relay may take them into a transaction still open)."""
@@ -160,18 +173,13 @@ def _pipelined(offers: Callable[[str], bool]) -> Stream:
     more = True
     try:
         while True:
-            while ahead is None and more:
-                item = yield PULL
-                if item is None:
+            if ahead is None and more:
+                taken = yield from _take(offers, lambda _: b"DATA\r\n")
+                if taken is None:
                     more = False
-                    break
-                assert isinstance(item, PreparedMessage)
-                try:
-                    ahead, commands = _encode(item, offers, lambda _: b"DATA\r\n")
-                except PermanentError as exc:
-                    yield Outcome(item, exc)
-                    continue
-                out += commands
+                else:
+                    ahead, commands = taken
+                    out += commands
             if out:
                 yield out
                 out = b""
@@ -245,16 +253,11 @@ def _chunked(offers: Callable[[str], bool], window: int) -> Stream:
     try:
         while True:
             while more and len(inflight) + len(pending) < window and not (dirty and inflight):
-                item = yield PULL
-                if item is None:
+                taken = yield from _take(offers, _bdat)
+                if taken is None:
                     more = False
                     break
-                assert isinstance(item, PreparedMessage)
-                try:
-                    flight, commands = _encode(item, offers, _bdat)
-                except PermanentError as exc:
-                    yield Outcome(item, exc)
-                    continue
+                flight, commands = taken
                 if dirty:
                     out, rset, dirty = out + b"RSET\r\n", True, False
                 out += commands
