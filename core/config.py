@@ -175,7 +175,9 @@ class RelayConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RelayConfig:
         """Read ``ACUMBAMAIL_*`` variables (HOST, PORT, USERNAME, PASSWORD or AUTH_TOKEN, SECURITY,
         TIMEOUT, DEFAULT_FROM (or DEFAULT_SENDER), DEFAULT_CATEGORY, CA_FILE, ALLOW_INSECURE,
-        MAX_TRIES); ``overrides`` win over the environment."""
+        MAX_TRIES, CHUNKING, CHUNKING_WINDOW, MAX_REPLY_LINES, MAX_REPLY_LINE, MAX_REPLY_BYTES,
+        REPLY_TIMEOUT); ``overrides`` win over the environment. A bad value's :class:`ConfigError`
+        names the variable it came from."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
 
@@ -207,21 +209,46 @@ class RelayConfig:
             values["allow_insecure"] = to_bool("ACUMBAMAIL_ALLOW_INSECURE", insecure)
         if (tries := get("MAX_TRIES")) is not None:
             values["max_tries"] = to_int("ACUMBAMAIL_MAX_TRIES", tries)
+        if (chunking := get("CHUNKING")) is not None:
+            values["chunking"] = to_bool("ACUMBAMAIL_CHUNKING", chunking)
+        for field_name in ("chunking_window", "max_reply_lines", "max_reply_line", "max_reply_bytes"):
+            variable = field_name.upper()
+            if (number := get(variable)) is not None:
+                values[field_name] = to_int(f"ACUMBAMAIL_{variable}", number)
+        if (reply_timeout := get("REPLY_TIMEOUT")) is not None:
+            values["reply_timeout"] = to_seconds("ACUMBAMAIL_REPLY_TIMEOUT", reply_timeout)
+        # errors name the variable that set (or would set) a field; an override keeps its field name
+        names = {name: f"ACUMBAMAIL_{name.upper()}" for name in _ENV_FIELDS}
+        if "password" in values and get("PASSWORD") is None:
+            names["password"] = "ACUMBAMAIL_AUTH_TOKEN"  # noqa: S105 - the variable, not a secret
+        if "default_from" in values and get("DEFAULT_FROM") is None:
+            names["default_from"] = "ACUMBAMAIL_DEFAULT_SENDER"
+        for name in overrides:
+            names.pop(name, None)
         values.update(overrides)
-        return cls(**values)
+        return config_from_settings(values, names, kind=cls)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
 
-def config_from_settings(values: Mapping[str, Any], names: Mapping[str, str]) -> RelayConfig:
+#: The fields :meth:`RelayConfig.from_env` reads, each from ``ACUMBAMAIL_<FIELD>`` (or a synonym).
+_ENV_FIELDS: tuple[str, ...] = (
+    "host", "port", "username", "password", "security", "timeout", "default_from", "default_category",
+    "ca_file", "allow_insecure", "max_tries", "chunking", "chunking_window", "max_reply_lines",
+    "max_reply_line", "max_reply_bytes", "reply_timeout",
+)
+
+
+def config_from_settings(values: Mapping[str, Any], names: Mapping[str, str],
+                         kind: type[RelayConfig] = RelayConfig) -> RelayConfig:
     """A :class:`RelayConfig` from a framework's settings: a bad value's :class:`ConfigError` names
     the setting it came from (``names`` maps a field to it, e.g. ``{"port": "EMAIL_PORT"}``), and
     the hint about ``allow_insecure`` names that field's setting too. Every adapter builds its
-    configuration through this."""
+    configuration through this (``kind``: a subclass to make instead)."""
     try:
-        return RelayConfig(**values)
+        return kind(**values)
     except ConfigError as exc:
         problem = exc.problem
         if "allow_insecure" in names:

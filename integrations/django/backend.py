@@ -52,7 +52,10 @@ class EmailBackend(BaseEmailBackend):
                  use_ssl: bool | None = None, timeout: float | None = None, ssl_keyfile: str | None = None,
                  ssl_certfile: str | None = None, *, default_category: str | None = None,
                  allow_insecure: bool | None = None, ca_file: str | None = None, max_tries: int | None = None,
-                 local_hostname: str | None = None, suppression: bool | None = None,
+                 local_hostname: str | None = None, chunking: bool | None = None,
+                 chunking_window: int | None = None, max_reply_lines: int | None = None,
+                 max_reply_line: int | None = None, max_reply_bytes: int | None = None,
+                 reply_timeout: float | None = None, suppression: bool | None = None,
                  store: EventStore | str | None = None, connection: SyncConnection | None = None,
                  record_sends: bool = True, **kwargs: Any) -> None:
         if HAS_MAILERS:
@@ -70,7 +73,10 @@ class EmailBackend(BaseEmailBackend):
             "use_ssl": use_ssl, "timeout": timeout, "ssl_keyfile": ssl_keyfile,
             "ssl_certfile": ssl_certfile, "default_category": default_category,
             "allow_insecure": allow_insecure, "ca_file": ca_file, "max_tries": max_tries,
-            "local_hostname": local_hostname, "suppression": suppression, "store": store,
+            "local_hostname": local_hostname, "chunking": chunking, "chunking_window": chunking_window,
+            "max_reply_lines": max_reply_lines, "max_reply_line": max_reply_line,
+            "max_reply_bytes": max_reply_bytes, "reply_timeout": reply_timeout,
+            "suppression": suppression, "store": store,
         }
         alias = getattr(self, "alias", None)
         where = f'MAILERS["{alias}"]["OPTIONS"]' if alias is not None else None

@@ -46,6 +46,12 @@ KEYS: Mapping[str, tuple[Callable[[str, Any], Any], Any]] = {
     "ALLOW_INSECURE": (to_bool, False),
     "CA_FILE": (to_path, None),
     "MAX_TRIES": (to_int, None),
+    "CHUNKING": (to_bool, None),
+    "CHUNKING_WINDOW": (to_int, None),
+    "MAX_REPLY_LINES": (to_int, None),
+    "MAX_REPLY_LINE": (to_int, None),
+    "MAX_REPLY_BYTES": (to_int, None),
+    "REPLY_TIMEOUT": (to_seconds, None),
     "LOCAL_HOSTNAME": (to_text, None),
     "SUPPRESSION": (to_bool, None),
     "STORE": (_as_is, None),
@@ -124,6 +130,14 @@ DJANGO_SETTINGS = {
 }
 
 
+#: Our ``ACUMBAMAIL`` keys (and backend arguments, in lower case) that are RelayConfig fields.
+RELAY_KEYS: Mapping[str, str] = {
+    key: key.lower() for key in ("DEFAULT_CATEGORY", "ALLOW_INSECURE", "CA_FILE", "MAX_TRIES",
+                                 "LOCAL_HOSTNAME", "CHUNKING", "CHUNKING_WINDOW", "MAX_REPLY_LINES",
+                                 "MAX_REPLY_LINE", "MAX_REPLY_BYTES", "REPLY_TIMEOUT")
+}
+
+
 def overridden(name: str) -> bool:
     """Whether the project set ``name`` (asked first: Django 6.1 warns when a deprecated
     ``EMAIL_*`` setting is read, and refuses it when MAILERS is defined)."""
@@ -185,11 +199,9 @@ def relay_config(arguments: Mapping[str, Any], alias: str | None = None) -> Rela
         chosen = ssl if ssl is not None and (use_ssl or tls is None) else tls
         assert chosen is not None
         names["security"] = chosen[0]
-    for key, field in (("DEFAULT_CATEGORY", "default_category"), ("ALLOW_INSECURE", "allow_insecure"),
-                       ("CA_FILE", "ca_file"), ("MAX_TRIES", "max_tries"),
-                       ("LOCAL_HOSTNAME", "local_hostname")):
+    for key, field in RELAY_KEYS.items():
         value = option(key, arguments, where)
-        if value is not None and value is not False:
+        if value is not None:  # False counts: CHUNKING = False turns BDAT off
             values[field] = value
         names[field] = option_source(key, arguments, where)
     names.setdefault("allow_insecure", setting_name("ALLOW_INSECURE"))

@@ -17,6 +17,8 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ACUMBAMAIL_"
+#: The core's defaults, so a field's default here cannot drift from RelayConfig's.
+_RELAY_DEFAULTS = RelayConfig()
 
 
 def env_name(field: str) -> str:
@@ -28,7 +30,9 @@ class AcumbamailSettings(BaseSettings):
     """Everything the integration reads from the environment (prefix ``ACUMBAMAIL_``).
 
     Relay: HOST, PORT, USERNAME, PASSWORD or AUTH_TOKEN, SECURITY, TIMEOUT, DEFAULT_FROM,
-    DEFAULT_CATEGORY, CA_FILE, CERTFILE, KEYFILE, ALLOW_INSECURE, LOCAL_HOSTNAME, MAX_TRIES.
+    DEFAULT_CATEGORY, CA_FILE, CERTFILE, KEYFILE, ALLOW_INSECURE, LOCAL_HOSTNAME, MAX_TRIES,
+    CHUNKING (BDAT when offered), CHUNKING_WINDOW, MAX_REPLY_LINES, MAX_REPLY_LINE, MAX_REPLY_BYTES,
+    REPLY_TIMEOUT (seconds for a whole reply; unset: TIMEOUT).
     FastAPI: POOL_SIZE (pooled connections), TEMPLATE_FOLDER, STORE (event store: a SQLite path or
     a SQLAlchemy URL), SUPPRESS_SEND (validate and record, send nothing), OUTBOX_WORKER (the
     lifespan drains the outbox), OUTBOX_POLL (its seconds between drains), WEBHOOK_TOKEN,
@@ -57,6 +61,12 @@ class AcumbamailSettings(BaseSettings):
     allow_insecure: bool = False
     local_hostname: str | None = None
     max_tries: int = 3
+    chunking: bool = _RELAY_DEFAULTS.chunking
+    chunking_window: int = _RELAY_DEFAULTS.chunking_window
+    max_reply_lines: int = _RELAY_DEFAULTS.max_reply_lines
+    max_reply_line: int = _RELAY_DEFAULTS.max_reply_line
+    max_reply_bytes: int = _RELAY_DEFAULTS.max_reply_bytes
+    reply_timeout: float | None = None
 
     pool_size: int = 4
     template_folder: Path | None = None
@@ -95,6 +105,9 @@ class AcumbamailSettings(BaseSettings):
             "default_category": self.default_category, "ca_file": self.ca_file,
             "certfile": self.certfile, "keyfile": self.keyfile, "allow_insecure": self.allow_insecure,
             "local_hostname": self.local_hostname, "max_tries": self.max_tries,
+            "chunking": self.chunking, "chunking_window": self.chunking_window,
+            "max_reply_lines": self.max_reply_lines, "max_reply_line": self.max_reply_line,
+            "max_reply_bytes": self.max_reply_bytes, "reply_timeout": self.reply_timeout,
         }
         values.update(overrides)
         names = {field: env_name(field) for field in values

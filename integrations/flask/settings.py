@@ -34,6 +34,9 @@ SEND_KEYS: tuple[str, ...] = (
     "ACUMBAMAIL_CA_FILE",
     "ACUMBAMAIL_ALLOW_INSECURE",
     "ACUMBAMAIL_MAX_TRIES",
+    "ACUMBAMAIL_CHUNKING", "ACUMBAMAIL_CHUNKING_WINDOW",
+    "ACUMBAMAIL_MAX_REPLY_LINES", "ACUMBAMAIL_MAX_REPLY_LINE", "ACUMBAMAIL_MAX_REPLY_BYTES",
+    "ACUMBAMAIL_REPLY_TIMEOUT",
     "ACUMBAMAIL_SUPPRESS_SEND", "MAIL_SUPPRESS_SEND", "TESTING",
     "ACUMBAMAIL_MAX_EMAILS", "MAIL_MAX_EMAILS",
 )
@@ -118,6 +121,12 @@ def relay_config(config: Mapping[str, Any]) -> RelayConfig:
     take("ca_file", "ACUMBAMAIL_CA_FILE", convert=to_path)
     take("allow_insecure", "ACUMBAMAIL_ALLOW_INSECURE", convert=to_bool)
     take("max_tries", "ACUMBAMAIL_MAX_TRIES", convert=to_int)
+    take("chunking", "ACUMBAMAIL_CHUNKING", convert=to_bool)
+    take("chunking_window", "ACUMBAMAIL_CHUNKING_WINDOW", convert=to_int)
+    take("max_reply_lines", "ACUMBAMAIL_MAX_REPLY_LINES", convert=to_int)
+    take("max_reply_line", "ACUMBAMAIL_MAX_REPLY_LINE", convert=to_int)
+    take("max_reply_bytes", "ACUMBAMAIL_MAX_REPLY_BYTES", convert=to_int)
+    take("reply_timeout", "ACUMBAMAIL_REPLY_TIMEOUT", convert=to_seconds)
     sender = pick(config, "ACUMBAMAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER")
     if sender is not None:
         used["default_from"] = sender[0]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
-from acumbamail_smtp import ConfigError, RelayConfig, security_for_port
+from acumbamail_smtp import ConfigError, Mailer, Message, RelayConfig, security_for_port
+
+from tests.transfer import chunking_relay, transfer_commands
 
 SECRET = "s3cr3t-Token-value"
 
@@ -120,3 +123,81 @@ def test_config_from_settings_names_the_framework_setting() -> None:
     assert "ALLOW_INSECURE = True" in str(info.value)
     assert SECRET not in str(info.value)
     assert config_from_settings({"port": 465}, names).security == "tls"
+
+
+TRANSFER_ENV = {"ACUMBAMAIL_CHUNKING": "off", "ACUMBAMAIL_CHUNKING_WINDOW": "3",
+                "ACUMBAMAIL_MAX_REPLY_LINES": "40", "ACUMBAMAIL_MAX_REPLY_LINE": " 1024 ",
+                "ACUMBAMAIL_MAX_REPLY_BYTES": "16384", "ACUMBAMAIL_REPLY_TIMEOUT": "7.5"}
+
+
+def use_environment(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    """Exactly ``values`` as the ACUMBAMAIL_* variables of this test."""
+    for name in [n for n in os.environ if n.startswith("ACUMBAMAIL_")]:
+        monkeypatch.delenv(name)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_from_env_reads_chunking_and_the_reply_limits_into_the_mailers_config(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    use_environment(monkeypatch, TRANSFER_ENV)
+    config = Mailer().config  # no config: the mailer reads the environment
+    assert (config.chunking, config.chunking_window) == (False, 3)
+    assert (config.max_reply_lines, config.max_reply_line, config.max_reply_bytes) == (40, 1024, 16384)
+    assert config.reply_timeout == 7.5 and config.reply_deadline == 7.5
+    assert RelayConfig.from_env({"ACUMBAMAIL_CHUNKING": "yes"}).chunking is True
+    assert RelayConfig.from_env(TRANSFER_ENV, chunking_window=5).chunking_window == 5
+    unset = RelayConfig.from_env({name: "" for name in TRANSFER_ENV})  # empty counts as unset
+    assert (unset.chunking, unset.chunking_window, unset.reply_timeout) == (True, 8, None)
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("ACUMBAMAIL_CHUNKING", "maybe", "true or false"),
+    ("ACUMBAMAIL_CHUNKING_WINDOW", "eight", "integer"),
+    ("ACUMBAMAIL_CHUNKING_WINDOW", "0", ">= 1"),
+    ("ACUMBAMAIL_MAX_REPLY_LINES", "0", ">= 1"),
+    ("ACUMBAMAIL_MAX_REPLY_LINE", "10", ">= 64"),
+    ("ACUMBAMAIL_MAX_REPLY_BYTES", "1.5", "integer"),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", "soon", "seconds"),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", "-1", "positive"),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", "nan", "positive"),
+    ("ACUMBAMAIL_PORT", "70000", "1 to 65535"),
+    ("ACUMBAMAIL_MAX_TRIES", "0", ">= 1"),
+])
+def test_from_env_bad_values_name_the_variable(name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RelayConfig.from_env({name: value})
+    assert info.value.field == name
+    assert str(info.value).startswith(f"{name}: ") and words in str(info.value)
+
+
+def test_from_env_names_the_variable_to_set_and_leaves_overrides_by_field() -> None:
+    with pytest.raises(ConfigError) as info:
+        RelayConfig.from_env({"ACUMBAMAIL_AUTH_TOKEN": SECRET})
+    assert info.value.field == "ACUMBAMAIL_USERNAME"
+    assert SECRET not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        RelayConfig.from_env({"ACUMBAMAIL_USERNAME": "a@b.com", "ACUMBAMAIL_AUTH_TOKEN": SECRET,
+                              "ACUMBAMAIL_SECURITY": "none"})
+    assert info.value.field == "ACUMBAMAIL_SECURITY"
+    assert "ACUMBAMAIL_ALLOW_INSECURE = True" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        RelayConfig.from_env({"ACUMBAMAIL_CHUNKING_WINDOW": "4"}, chunking_window=0)
+    assert info.value.field == "chunking_window"
+
+
+@pytest.mark.parametrize(("chunking", "commands"), [("false", ["DATA"]), ("", ["BDAT"])])
+def test_acumbamail_chunking_decides_between_data_and_bdat(monkeypatch: pytest.MonkeyPatch, chunking: str,
+                                                           commands: list[str]) -> None:
+    with chunking_relay() as (relay, turns):
+        use_environment(monkeypatch, {
+            "ACUMBAMAIL_HOST": turns.host, "ACUMBAMAIL_PORT": str(turns.port), "ACUMBAMAIL_SECURITY": "none",
+            "ACUMBAMAIL_ALLOW_INSECURE": "true", "ACUMBAMAIL_USERNAME": relay.username,
+            "ACUMBAMAIL_PASSWORD": relay.password, "ACUMBAMAIL_CHUNKING": chunking,
+        })
+        with Mailer() as mailer:
+            result = mailer.send(Message(from_email="shop@example.com", to="ana@example.org",
+                                         subject="by setting", text="hello"))
+        assert result.status == "sent"
+        assert [m.subject for m in relay.wait_for(1)] == ["by setting"]
+        assert transfer_commands(turns) == commands

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from acumbamail_smtp import SQLiteEventStore
-from acumbamail_smtp.integrations.django import DjangoEventStore, EmailBackend, conf
+from acumbamail_smtp import RelayConfig, SQLiteEventStore
+from acumbamail_smtp.integrations.django import DjangoEventStore, EmailBackend, checks, conf
 from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMessage
 from django.test import override_settings
+
+from tests.transfer import chunking_relay, transfer_commands
 
 CREDENTIALS = {"EMAIL_HOST_USER": "shop@example.com", "EMAIL_HOST_PASSWORD": "made-up-token-1"}
 _shared_store = SQLiteEventStore(":memory:")
@@ -148,3 +151,66 @@ def test_without_the_app_there_is_no_store_and_suppression_needs_one(settings) -
     settings.ACUMBAMAIL = {"STORE": "django"}
     with pytest.raises(ImproperlyConfigured, match="INSTALLED_APPS"):
         EmailBackend()
+
+
+TRANSFER = {"CHUNKING": False, "CHUNKING_WINDOW": 3, "MAX_REPLY_LINES": "40", "MAX_REPLY_LINE": 1024,
+            "MAX_REPLY_BYTES": 16384, "REPLY_TIMEOUT": "7.5"}
+
+
+def transfer_fields(config: RelayConfig) -> tuple[object, ...]:
+    return (config.chunking, config.chunking_window, config.max_reply_lines, config.max_reply_line,
+            config.max_reply_bytes, config.reply_timeout)
+
+
+def test_chunking_and_reply_limits_from_the_acumbamail_dict_and_arguments() -> None:
+    with override_settings(ACUMBAMAIL=TRANSFER, **CREDENTIALS):
+        assert transfer_fields(EmailBackend().config) == (False, 3, 40, 1024, 16384, 7.5)
+        assert transfer_fields(EmailBackend(chunking=True, chunking_window=5, reply_timeout=2).config) == (
+            True, 5, 40, 1024, 16384, 2.0)
+        assert transfer_fields(conf.relay_config({})) == (False, 3, 40, 1024, 16384, 7.5)
+    with override_settings(**CREDENTIALS):
+        assert transfer_fields(EmailBackend().config) == transfer_fields(RelayConfig())
+        config = EmailBackend(chunking="off", max_reply_lines=50, max_reply_line=4096, max_reply_bytes=65536).config
+        assert transfer_fields(config) == (False, 8, 50, 4096, 65536, None)
+
+
+@pytest.mark.parametrize(("values", "arguments", "name"), [
+    ({"CHUNKING": "perhaps"}, {}, 'ACUMBAMAIL["CHUNKING"]'),
+    ({"CHUNKING_WINDOW": 0}, {}, 'ACUMBAMAIL["CHUNKING_WINDOW"]'),
+    ({"CHUNKING_WINDOW": "eight"}, {}, 'ACUMBAMAIL["CHUNKING_WINDOW"]'),
+    ({"MAX_REPLY_LINES": 0}, {}, 'ACUMBAMAIL["MAX_REPLY_LINES"]'),
+    ({"MAX_REPLY_LINE": 10}, {}, 'ACUMBAMAIL["MAX_REPLY_LINE"]'),
+    ({"MAX_REPLY_BYTES": True}, {}, 'ACUMBAMAIL["MAX_REPLY_BYTES"]'),
+    ({"REPLY_TIMEOUT": "soon"}, {}, 'ACUMBAMAIL["REPLY_TIMEOUT"]'),
+    ({"REPLY_TIMEOUT": 0}, {}, 'ACUMBAMAIL["REPLY_TIMEOUT"]'),
+    ({"CHUNKING_WINDOW": 4}, {"chunking_window": -1}, "chunking_window="),
+    ({}, {"reply_timeout": float("inf")}, "reply_timeout="),
+])
+def test_bad_chunking_and_reply_limits_name_the_setting(values: dict[str, object], arguments: dict[str, object],
+                                                        name: str) -> None:
+    with override_settings(ACUMBAMAIL=values, **CREDENTIALS):
+        with pytest.raises(ImproperlyConfigured) as caught:
+            EmailBackend(**arguments)
+    assert str(caught.value).startswith(f"{name}: ")
+
+
+def test_the_system_check_reports_a_bad_chunking_setting() -> None:
+    with override_settings(ACUMBAMAIL={"CHUNKING_WINDOW": "wide"}, **CREDENTIALS):
+        errors = [m for m in checks.acumbamail_checks() if m.id == "acumbamail.E002"]
+    assert [m.msg for m in errors][:1] == ['ACUMBAMAIL["CHUNKING_WINDOW"]: must be an integer, got \'wide\'']
+
+
+@pytest.mark.parametrize(("chunking", "commands"), [(False, ["DATA"]), (None, ["BDAT"])])
+def test_acumbamail_chunking_decides_between_data_and_bdat(chunking: bool | None, commands: list[str]) -> None:
+    with chunking_relay() as (relay, turns):
+        project = {"ALLOW_INSECURE": True, "STORE": False}
+        if chunking is not None:
+            project["CHUNKING"] = chunking
+        with override_settings(EMAIL_HOST=turns.host, EMAIL_PORT=turns.port, EMAIL_USE_TLS=False,
+                               EMAIL_HOST_USER=relay.username, EMAIL_HOST_PASSWORD=relay.password,
+                               ACUMBAMAIL=project):
+            message = EmailMessage("by setting", "hello", "shop@example.com", ["ana@example.org"])
+            assert EmailBackend().send_messages([message]) == 1
+        assert message.acumbamail_status.status == "sent"
+        assert [m.subject for m in relay.wait_for(1)] == ["by setting"]
+        assert transfer_commands(turns) == commands

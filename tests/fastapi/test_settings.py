@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from acumbamail_smtp import ConfigError, RelayConfig
-from acumbamail_smtp.integrations.fastapi import AcumbamailSettings
+from acumbamail_smtp import ConfigError, Message, RelayConfig
+from acumbamail_smtp.integrations.fastapi import AcumbamailSettings, MailerDep, acumbamail_lifespan
+from fastapi import FastAPI
+
+from tests.fastapi.helpers import running
+from tests.transfer import chunking_relay, transfer_commands
 
 SECRET = "made-up-token-XYZ987"
 
@@ -117,3 +121,83 @@ def test_webhook_options_for_the_receiver(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("ACUMBAMAIL_WEBHOOK_BASIC_AUTH", "hook:pw1,hook2:pw2")
     monkeypatch.setenv("ACUMBAMAIL_WEBHOOK_INSECURE", "true")
     assert AcumbamailSettings().webhook_options() == {"basic_auth": "hook:pw1,hook2:pw2", "insecure": True}
+
+
+TRANSFER_ENV = {"ACUMBAMAIL_CHUNKING": "false", "ACUMBAMAIL_CHUNKING_WINDOW": "3",
+                "ACUMBAMAIL_MAX_REPLY_LINES": "40", "ACUMBAMAIL_MAX_REPLY_LINE": "1024",
+                "ACUMBAMAIL_MAX_REPLY_BYTES": "16384", "ACUMBAMAIL_REPLY_TIMEOUT": "7.5"}
+
+
+def transfer_fields(config: RelayConfig) -> tuple[object, ...]:
+    return (config.chunking, config.chunking_window, config.max_reply_lines, config.max_reply_line,
+            config.max_reply_bytes, config.reply_timeout)
+
+
+def test_chunking_and_reply_limits_reach_the_relay_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert transfer_fields(AcumbamailSettings().relay_config()) == transfer_fields(RelayConfig())
+    for name, value in TRANSFER_ENV.items():
+        monkeypatch.setenv(name, value)
+    assert transfer_fields(AcumbamailSettings().relay_config()) == (False, 3, 40, 1024, 16384, 7.5)
+    assert AcumbamailSettings().relay_config(chunking=True).chunking is True
+    (Path.cwd() / ".env").write_text("ACUMBAMAIL_MAX_REPLY_BYTES=65536\n")
+    monkeypatch.delenv("ACUMBAMAIL_MAX_REPLY_BYTES")
+    assert AcumbamailSettings().relay_config().max_reply_bytes == 65536
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("ACUMBAMAIL_CHUNKING", "perhaps"),
+    ("ACUMBAMAIL_CHUNKING_WINDOW", "eight"),
+    ("ACUMBAMAIL_MAX_REPLY_LINES", "many"),
+    ("ACUMBAMAIL_MAX_REPLY_BYTES", "1.5"),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", "soon"),
+])
+def test_an_unreadable_chunking_or_reply_limit_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                                  value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        AcumbamailSettings()
+    assert info.value.field == name
+    assert value not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("ACUMBAMAIL_CHUNKING_WINDOW", "0"),
+    ("ACUMBAMAIL_MAX_REPLY_LINES", "0"),
+    ("ACUMBAMAIL_MAX_REPLY_LINE", "10"),
+    ("ACUMBAMAIL_MAX_REPLY_BYTES", "-1"),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", "0"),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", "inf"),
+])
+def test_a_refused_chunking_or_reply_limit_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                              value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        AcumbamailSettings().relay_config()
+    assert info.value.field == name
+    assert str(info.value).startswith(f"{name}: ")
+
+
+@pytest.mark.parametrize(("chunking", "commands"), [("false", ["DATA"]), (None, ["BDAT"])])
+async def test_acumbamail_chunking_decides_between_data_and_bdat(monkeypatch: pytest.MonkeyPatch,
+                                                                 chunking: str | None, commands: list[str]) -> None:
+    with chunking_relay() as (relay, turns):
+        environment = {"HOST": turns.host, "PORT": str(turns.port), "SECURITY": "none", "ALLOW_INSECURE": "true",
+                       "USERNAME": relay.username, "PASSWORD": relay.password,
+                       "DEFAULT_FROM": "shop@example.com", "CHUNKING_WINDOW": "3"}
+        if chunking is not None:
+            environment["CHUNKING"] = chunking
+        for name, value in environment.items():
+            monkeypatch.setenv(f"ACUMBAMAIL_{name}", value)
+        app = FastAPI(lifespan=acumbamail_lifespan)
+
+        @app.post("/send")
+        async def send(mailer: MailerDep) -> dict[str, object]:
+            result = await mailer.send(Message(to="ana@example.org", subject="by setting", text="hello"))
+            return {"status": result.status, "chunking": mailer.config.chunking,
+                    "window": mailer.config.chunking_window}
+
+        async with running(app) as client:
+            answer = (await client.post("/send")).json()
+        assert answer == {"status": "sent", "chunking": chunking is None, "window": 3}
+        assert [m.subject for m in relay.wait_for(1)] == ["by setting"]
+        assert transfer_commands(turns) == commands

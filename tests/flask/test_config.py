@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 import pytest
-from acumbamail_smtp import AuthenticationError, ConfigError
+from acumbamail_smtp import AuthenticationError, ConfigError, RelayConfig
 from acumbamail_smtp.integrations.flask import Acumbamail, Message
 from acumbamail_smtp.testserver import FakeRelay
 from flask import Flask
+
+from tests.transfer import chunking_relay, transfer_commands
 
 from .conftest import PASSWORD, relay_settings
 
@@ -152,3 +154,68 @@ def test_a_misspelt_acumbamail_key_is_reported(make_app: Any, caplog: pytest.Log
     Acumbamail(make_app(ACUMBAMAIL_PASWORD="x"))
     assert "ACUMBAMAIL_PASWORD" in caplog.text
     assert "'x'" not in caplog.text
+
+
+TRANSFER = {"ACUMBAMAIL_CHUNKING": "off", "ACUMBAMAIL_CHUNKING_WINDOW": "3", "ACUMBAMAIL_MAX_REPLY_LINES": 40,
+            "ACUMBAMAIL_MAX_REPLY_LINE": 1024, "ACUMBAMAIL_MAX_REPLY_BYTES": "16384",
+            "ACUMBAMAIL_REPLY_TIMEOUT": 7.5}
+
+
+def transfer_fields(config: RelayConfig) -> tuple[object, ...]:
+    return (config.chunking, config.chunking_window, config.max_reply_lines, config.max_reply_line,
+            config.max_reply_bytes, config.reply_timeout)
+
+
+def test_chunking_and_reply_limits_reach_the_relay_config(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(**TRANSFER)
+    mail = Acumbamail(app)
+    with app.app_context():
+        assert transfer_fields(mail.relay_config()) == (False, 3, 40, 1024, 16384, 7.5)
+        app.config["ACUMBAMAIL_CHUNKING_WINDOW"] = 2  # read at each send, like every key
+        assert mail.relay_config().chunking_window == 2
+    bare = make_app()
+    with bare.app_context():
+        assert transfer_fields(Acumbamail(bare).relay_config()) == transfer_fields(RelayConfig())
+        monkeypatch.setenv("ACUMBAMAIL_REPLY_TIMEOUT", "4")  # the environment fills unset keys
+        assert bare.extensions["acumbamail"].extension.relay_config().reply_timeout == 4.0
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("ACUMBAMAIL_CHUNKING", "perhaps"),
+    ("ACUMBAMAIL_CHUNKING_WINDOW", 0),
+    ("ACUMBAMAIL_CHUNKING_WINDOW", "eight"),
+    ("ACUMBAMAIL_MAX_REPLY_LINES", 0),
+    ("ACUMBAMAIL_MAX_REPLY_LINE", 10),
+    ("ACUMBAMAIL_MAX_REPLY_BYTES", True),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", "soon"),
+    ("ACUMBAMAIL_REPLY_TIMEOUT", -1),
+])
+def test_a_bad_chunking_or_reply_limit_names_its_key(make_app: Any, key: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Acumbamail(make_app(**{key: value}))
+    assert caught.value.field == key
+    assert str(caught.value).startswith(f"{key}: ")
+
+
+def test_the_new_keys_are_not_reported_as_typos(make_app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "acumbamail_smtp.flask")
+    app = make_app(**TRANSFER)
+    with app.app_context():
+        Acumbamail(app).relay_config()
+    assert "not an acumbamail-smtp setting" not in caplog.text
+
+
+@pytest.mark.parametrize(("chunking", "commands"), [(False, ["DATA"]), (None, ["BDAT"])])
+def test_acumbamail_chunking_decides_between_data_and_bdat(make_app: Any, chunking: bool | None,
+                                                           commands: list[str]) -> None:
+    with chunking_relay() as (relay, turns):
+        app = make_app(ACUMBAMAIL_HOST=turns.host, ACUMBAMAIL_PORT=turns.port, ACUMBAMAIL_SECURITY="none",
+                       ACUMBAMAIL_ALLOW_INSECURE=True, ACUMBAMAIL_USERNAME=relay.username,
+                       ACUMBAMAIL_PASSWORD=relay.password, ACUMBAMAIL_DEFAULT_SENDER="shop@example.com",
+                       ACUMBAMAIL_SUPPRESS_SEND=False, ACUMBAMAIL_STORE=False, ACUMBAMAIL_CHUNKING=chunking)
+        mail = Acumbamail(app)
+        with app.app_context():
+            result = mail.send(Message("by setting", recipients=["ana@example.net"], body="hello"))
+        assert result.status == "sent"
+        assert [m.subject for m in relay.wait_for(1)] == ["by setting"]
+        assert transfer_commands(turns) == commands
