@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..errors import ConnectionFailed, PermanentError, RecipientsRefused, SendError, TransientError
+from ..errors import ConnectionFailed, RecipientsRefused, SendError, TransientError
 from ..result import SendResult
 from ..smtp.policy import backoff_delay, is_retryable, only_deferred
 from ..telemetry import hooks as telemetry
@@ -83,15 +83,6 @@ def _parent(item: QueuedMessage) -> str | None:
     return parent if isinstance(parent, str) else None
 
 
-def _send_sync(mailer: Mailer, item: QueuedMessage) -> Outcome:
-    try:
-        return mailer.send_prepared(item.prepared())
-    except (PermanentError, TransientError, ConnectionFailed) as exc:
-        return exc
-    except SendError as exc:  # AuthenticationError and the like: the configuration, not the message
-        return exc
-
-
 def drain(outbox: Outbox, mailer: Mailer, *, batch: int = 100, lease: float = 60.0,
           worker: str | None = None, deadline: timedelta = timedelta(days=1),
           max_batches: int | None = None, stop: threading.Event | None = None) -> DrainReport:
@@ -140,15 +131,19 @@ def _batch(items: Sequence[QueuedMessage], report: DrainReport) -> Iterator[None
 
 def _send_all(outbox: Outbox, mailer: Mailer, items: Sequence[QueuedMessage], deadline: timedelta,
               report: DrainReport) -> bool:
-    """Send and mark each item in turn; False when the relay became unreachable (the rest of the
-    batch is given back)."""
-    for index, item in enumerate(items):
-        with telemetry.attach(_parent(item)):
-            outcome = _send_sync(mailer, item)
-        settle(outbox, mailer.config, item, outcome, deadline, report)
-        if isinstance(outcome, ConnectionFailed) and not outcome.ambiguous:
-            _give_back(outbox, mailer.config, items[index + 1:], outcome, deadline, report)
-            return False
+    """Send the items pipelined over the one connection (:meth:`Mailer.send_each`) and mark each as
+    soon as its reply is known; False when the relay became unreachable (the items not yet sent are
+    given back)."""
+    prepared = [item.prepared() for item in items]
+    left = {id(p): item for p, item in zip(prepared, items, strict=True)}
+    parents = {id(p): _parent(item) for p, item in zip(prepared, items, strict=True)}
+    with contextlib.closing(mailer.send_each(prepared, parent=lambda p: parents.get(id(p)))) as outcomes:
+        for sent, outcome in outcomes:
+            item = left.pop(id(sent))
+            settle(outbox, mailer.config, item, outcome, deadline, report)
+            if isinstance(outcome, ConnectionFailed) and not outcome.ambiguous:
+                _give_back(outbox, mailer.config, list(left.values()), outcome, deadline, report)
+                return False
     return True
 
 

@@ -15,7 +15,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -327,6 +328,97 @@ class Mailer(MailerPolicy):
     def iter_send(self, messages: Iterable[Message]) -> Iterator[SendResult]:
         """Send messages as the iterable yields them, yielding each result: constant memory."""
         return self._deliver_all(prepare(m, self.config) for m in messages)
+
+    def send_each(self, prepared: Iterable[PreparedMessage], *,
+                  parent: Callable[[PreparedMessage], str | None] | None = None,
+                  ) -> Generator[tuple[PreparedMessage, SendResult | SendError], None, None]:
+        """Send each message once, pipelined over the connection, and yield it with its outcome as
+        soon as the relay's reply is known: the result, or the error :meth:`send_prepared` would
+        raise (``RecipientsRefused`` when nobody accepted it). No retries and no stop: the caller
+        decides, message by message (the outbox marks each). A message that never reached the relay
+        goes again on a new connection; when the connection cannot be opened, the next message
+        comes back with that error and the others wait (the caller may stop there). ``parent``
+        gives a message's stored trace parent, for its span."""
+        source = iter(prepared)
+        again: deque[PreparedMessage] = deque()  # screened, never reached the relay
+        flying: dict[int, tuple[PreparedMessage, telemetry.SendHandle]] = {}  # id(screened) -> ...
+        ready: list[tuple[PreparedMessage, SendResult | SendError]] = []  # settled without the wire
+        records: list[SendResult] = []
+
+        def settle(screened: PreparedMessage, outcome: SendResult | SendError) -> None:
+            original, scope = flying.pop(id(screened))
+            if isinstance(outcome, SendResult):
+                self._finish(screened, outcome, scope)
+                records.append(outcome)
+                if outcome.status == "refused":
+                    outcome = RecipientsRefused(refused_text(outcome), result=outcome)
+            scope.end(outcome if isinstance(outcome, SendError) else None)
+            ready.append((original, outcome))
+
+        def take() -> PreparedMessage | None:
+            if again:
+                return again.popleft()
+            for raw in source:
+                screened = raw
+                if self.store is not None and raw.recipients:
+                    screened = self._without(raw, self.store.suppressed(raw.recipients))
+                with telemetry.attach(parent(raw) if parent else None):
+                    flying[id(screened)] = (raw, telemetry.send_handle(screened))
+                nobody = self._nobody_left(screened)
+                if nobody is None:
+                    flying[id(screened)][1].tried(len(screened.recipients) + 2)
+                    return screened
+                settle(screened, nobody)
+            return None
+
+        def pull() -> PreparedMessage | None:
+            if self._spent(conn):
+                return None
+            item = take()
+            if item is not None:
+                self._carried_one(conn)
+            return item
+
+        try:
+            with self._session(), self._lock:
+                conn = self._conn
+                while True:
+                    if self._spent(conn):
+                        conn.close()
+                    if not conn.is_open:
+                        item = take()
+                        yield from ready
+                        ready.clear()
+                        if item is None:
+                            return
+                        try:
+                            conn.open()
+                        except SendError as exc:
+                            settle(item, exc)
+                            yield from ready
+                            ready.clear()
+                            continue
+                        self._opened(conn)
+                        again.appendleft(item)
+                    streaming = getattr(conn, "stream", None)
+                    for outcome in streaming(pull) if streaming is not None else lockstep(conn, pull):
+                        if outcome.outcome is None:
+                            again.append(outcome.prepared)
+                        else:
+                            settle(outcome.prepared, outcome.outcome)
+                        if len(records) >= RECORD_BATCH:
+                            self._record_now(records)
+                            records = []
+                        yield from ready
+                        ready.clear()
+                    yield from ready
+                    ready.clear()
+                    if not again and conn.is_open and not self._spent(conn):
+                        return  # the stream ended with nothing left to take
+        finally:
+            self._record_now(records)
+            for _original, scope in flying.values():
+                scope.end(None)
 
     def send_prepared(self, prepared: PreparedMessage) -> SendResult:
         """Send a message already prepared (adapters that build their own MIME use this)."""

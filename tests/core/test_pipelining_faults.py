@@ -168,3 +168,32 @@ def test_relay_that_drops_every_transaction_ends_the_batch_with_its_error() -> N
         results = info.value.results or []
         assert len(results) == 3 and isinstance(results[0], ConnectionFailed)
         assert all(not isinstance(r, SendResult) for r in results)
+
+
+def test_send_each_reports_every_message_once_with_its_own_outcome() -> None:
+    from acumbamail_smtp import PermanentError, RecipientsRefused, prepare
+
+    for chunked in (False, True):
+        with relay_for(chunked) as relay:
+            relay.refuse_recipient("user2@example.org", 550, "5.1.1 no such user")
+            relay.fault_at("bdat_last" if chunked else "data_end", "refuse", code=554, nth=4)
+            relay.fault_at("bdat_last" if chunked else "data_end", "drop_after_accept", nth=6)
+            mailer = Mailer(relay.client_config(max_tries=3, retry_backoff=0))
+            items = [prepare(m, mailer.config) for m in messages()]
+            with mailer:
+                seen = list(mailer.send_each(items))
+            assert sorted(id(p) for p, _ in seen) == sorted(id(p) for p in items)  # each once
+            outcome = {p.message_id: o for p, o in seen}
+            ids = [p.message_id for p in items]
+            assert isinstance(outcome[ids[2]], RecipientsRefused)
+            refused = [o for o in outcome.values() if isinstance(o, PermanentError)
+                       and not isinstance(o, RecipientsRefused)]
+            doubt = [o for o in outcome.values() if isinstance(o, ConnectionFailed)]
+            assert len(refused) == 1 and refused[0].code == 554
+            # reported, not tried again: one with DATA, up to the window written ahead with BDAT
+            assert (1 <= len(doubt) <= 8 if chunked else len(doubt) == 1)
+            assert all(o.ambiguous for o in doubt)
+            counts = collections.Counter(m.message["Message-ID"] for m in relay.messages)
+            assert max(counts.values()) == 1
+            sent = {p.message_id for p, o in seen if isinstance(o, SendResult)}
+            assert sent <= set(counts) and len(sent) == COUNT - 2 - len(doubt)
