@@ -4,6 +4,7 @@ worker, where each outcome fires the app's signals."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Generator, Iterable
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 
@@ -75,13 +76,28 @@ class SignallingMailer(Mailer):
         try:
             result = super().send_prepared(prepared)
         except SendError as exc:
-            self.errors[prepared.message_id] = exc
+            self._settled(prepared, exc)
             raise
-        self.errors.pop(prepared.message_id, None)
-        message = sent_message(prepared, result)
-        email_dispatched.send(self.app, message=message)
-        message_sent.send(self.app, message=message, result=result)
+        self._settled(prepared, result)
         return result
+
+    def send_each(self, prepared: Iterable[PreparedMessage], *,
+                  parent: Callable[[PreparedMessage], str | None] | None = None,
+                  ) -> Generator[tuple[PreparedMessage, SendResult | SendError], None, None]:
+        """The core's pipelined :meth:`~acumbamail_smtp.Mailer.send_each` (the outbox drain's),
+        each outcome signalled as :meth:`send_prepared` does."""
+        for sent, outcome in super().send_each(prepared, parent=parent):
+            self._settled(sent, outcome)
+            yield sent, outcome
+
+    def _settled(self, prepared: PreparedMessage, outcome: SendResult | SendError) -> None:
+        if isinstance(outcome, SendError):
+            self.errors[prepared.message_id] = outcome
+            return
+        self.errors.pop(prepared.message_id, None)
+        message = sent_message(prepared, outcome)
+        email_dispatched.send(self.app, message=message)
+        message_sent.send(self.app, message=message, result=outcome)
 
     def signal_failed(self, prepared: PreparedMessage, reason: str) -> None:
         """Fire ``message_failed`` for a message given up on: ``error=`` is its last send error
