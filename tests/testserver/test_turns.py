@@ -44,7 +44,9 @@ def test_a_plain_smtplib_conversation_is_seven_turns(acumbamail_relay, acumbamai
     assert session.closed
     # connect+banner, EHLO, MAIL, RCPT, DATA, the data, QUIT
     assert session.turns == 7
-    assert session.client == (b"", EHLO, MAIL, RCPT, b"data\r\n", data + b".\r\n", b"quit\r\n")
+    # smtplib's verbs change case between Python versions ("mail FROM:" on 3.13): compare without it
+    expected = (b"", EHLO, MAIL, RCPT, b"data\r\n", data + b".\r\n", b"quit\r\n")
+    assert [turn.lower() for turn in session.client] == [turn.lower() for turn in expected]
     assert session.server[0].startswith(b"220 ")
     assert [reply[:4] for reply in session.server] == [b"220 ", b"250-", b"250 ", b"250 ", b"354 ", b"250 ", b"221 "]
     assert acumbamail_relay.wait_for(1)[0].data == data
