@@ -120,7 +120,7 @@ class Batch:
         entry.tries += 1
         delay = retry_delay(self.policy.config, entry.tries, prepared.message_id, outcome)
         if delay is not None:
-            entry.scope.retried(entry.tries, delay, outcome)
+            entry.scope.retried(entry.tries, delay, telemetry.retry_reason(outcome))
             entry.due = time.monotonic() + delay
             self._again.append(entry)
             return

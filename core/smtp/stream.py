@@ -69,7 +69,7 @@ class Lost(Exception):
         self.error = error
 
 
-Stream = Generator[bytes | Reply | Outcome | _Pull | None, Reply | PreparedMessage | None, bool]
+Stream = Generator[bytes | Outcome | _Pull | None, Reply | PreparedMessage | None, bool]
 
 
 class _Closing(Exception):

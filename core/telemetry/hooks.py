@@ -111,7 +111,7 @@ class SendHandle(Protocol):
 
     def finish(self, result: SendResult) -> None: ...
 
-    def retried(self, attempt: int, delay: float, outcome: object) -> None: ...
+    def retried(self, attempt: int, delay: float, reason: str) -> None: ...
 
     def tried(self, commands: int) -> None: ...
 
@@ -124,7 +124,7 @@ class _NoSend:
     def finish(self, result: SendResult) -> None:
         """Nothing to count."""
 
-    def retried(self, attempt: int, delay: float, outcome: object) -> None:
+    def retried(self, attempt: int, delay: float, reason: str) -> None:
         """Nothing to count."""
 
     def tried(self, commands: int) -> None:

@@ -341,11 +341,6 @@ class DetachedSend(SendScope):
     """A send's span that is never made current: one message of a pipelined stream, where several
     are on the wire at once. ``end()`` closes it as leaving a ``with`` block would."""
 
-    def retried(self, attempt: int, delay: float, reason: object) -> None:
-        if not isinstance(reason, str):
-            reason = "deferred" if type(reason).__name__ == "SendResult" else type(reason).__name__
-        super().retried(attempt, delay, reason)
-
     def tried(self, commands: int) -> None:
         """The message goes on the wire (again): its envelope of ``commands`` commands, one event."""
         if self.recording:

@@ -9,14 +9,9 @@ from acumbamail_smtp import Message, SQLiteEventStore
 from acumbamail_smtp.outbox import Outbox, outbox_for
 from acumbamail_smtp.testserver import FakeRelay
 
-USERNAME = "tester@example.com"
-PASSWORD = "made-up-Secret-42"  # not a real credential: the fake relay checks it
+from tests.core.conftest import PASSWORD, USERNAME, relay
 
-
-@pytest.fixture
-def relay() -> Iterator[FakeRelay]:
-    with FakeRelay(username=USERNAME, password=PASSWORD) as server:
-        yield server
+__all__ = ["PASSWORD", "USERNAME", "relay"]
 
 
 @pytest.fixture
