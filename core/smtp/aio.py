@@ -248,7 +248,8 @@ class AsyncSMTPConnection:
                               window=cfg.chunking_window)
         try:
             usable = await aio_protocol.drive(steps, transport, reader, pull, report,
-                                              lambda exc: _lost(where, exc), policy.tracer())
+                                              lambda exc: _lost(where, exc), policy.tracer(),
+                                              telemetry.emit_pending)
         except BaseException:
             self.discard()  # interrupted with messages on the wire: never reuse this connection
             raise
@@ -382,6 +383,7 @@ class AsyncMailer(MailerPolicy):
             await asyncio.gather(*(self._worker(batch) for _ in range(min(self.pool_size, len(prepared)))))
         finally:
             await self._record(batch.take_records())
+            telemetry.emit_pending()
         results = list(batch.release())
         if batch.stopped is not None:
             policy.batch_error(batch.stopped, [*results, *batch.outcomes()], len(prepared))

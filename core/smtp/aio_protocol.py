@@ -99,7 +99,8 @@ async def run_async(steps: Exchange, transport: asyncio.Transport, reader: Reply
 async def drive(steps: Stream, transport: asyncio.Transport, reader: ReplyReader,
                 pull: Callable[[], Awaitable[PreparedMessage | None]], report: Callable[[Outcome], None],
                 lost: Callable[[Exception], ConnectionFailed],
-                trace: Callable[[str, object], None] | None = None) -> bool:
+                trace: Callable[[str, object], None] | None = None,
+                waiting: Callable[[], None] | None = None) -> bool:
     """Step through the pipelined ``steps`` over ``transport`` (whose protocol is ``reader``),
     handing each message's :class:`Outcome` to ``report`` as soon as it is known; returns whether
     the connection is still usable. The async twin of :func:`~.stream.drive`."""
@@ -131,3 +132,5 @@ async def drive(steps: Stream, transport: asyncio.Transport, reader: ReplyReader
             if trace:
                 trace("send:", step if len(step) < 2048 else f"<{len(step)} bytes>")
             transport.write(step)
+            if waiting is not None:
+                waiting()

@@ -174,6 +174,7 @@ class Batch:
         for entry in (*self._again, *self._flying.values()):
             entry.scope.end(None)
         self._again.clear()
+        telemetry.emit_pending()
         return [self._done[i] if i in self._done else SendError(BATCH_STOPPED)
                 for i in range(self._released, self._count)]
 

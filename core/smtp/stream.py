@@ -328,11 +328,13 @@ def only(outcomes: list[Outcome]) -> SendResult:
 
 def drive(steps: Stream, write: Callable[[bytes], object], read: Callable[[], Reply],
           pull: Callable[[], PreparedMessage | None], lost: Callable[[Exception], ConnectionFailed],
-          trace: Callable[[str, object], None] | None = None) -> Generator[Outcome, None, bool]:
+          trace: Callable[[str, object], None] | None = None,
+          waiting: Callable[[], None] | None = None) -> Generator[Outcome, None, bool]:
     """Step through ``steps`` with blocking I/O, yielding each message's :class:`Outcome` as it is
     known; returns whether the connection is still usable. ``pull`` hands in the next message (or
     None); a failed ``write``/``read`` (``OSError``, or a reply past a limit) is thrown into the
-    stream as :class:`Lost` with the error ``lost`` makes of it."""
+    stream as :class:`Lost` with the error ``lost`` makes of it. ``waiting`` runs after each
+    write, while the relay works on it (deferred telemetry)."""
     answer: Reply | PreparedMessage | None = None
     fault: Lost | None = None
     while True:
@@ -361,3 +363,6 @@ def drive(steps: Stream, write: Callable[[bytes], object], read: Callable[[], Re
                 write(step)
             except OSError as exc:
                 fault = Lost(lost(exc))
+                continue
+            if waiting is not None:
+                waiting()

@@ -192,7 +192,8 @@ class SMTPConnection:
                               window=cfg.chunking_window)
         try:
             usable = yield from stream.drive(steps, smtp.sock.sendall, smtp.replies().read, pull,
-                                             lambda exc: _lost(where, exc), tracer())
+                                             lambda exc: _lost(where, exc), tracer(),
+                                             telemetry.emit_pending)
         except BaseException:
             self.discard()  # interrupted with messages on the wire: never reuse this connection
             raise
@@ -419,6 +420,7 @@ class Mailer(MailerPolicy):
             self._record_now(records)
             for _original, scope in flying.values():
                 scope.end(None)
+            telemetry.emit_pending()
 
     def send_prepared(self, prepared: PreparedMessage) -> SendResult:
         """Send a message already prepared (adapters that build their own MIME use this)."""
@@ -464,6 +466,7 @@ class Mailer(MailerPolicy):
                         time.sleep(wait)  # only retries are left: wait for the first to be due
         finally:
             self._record_now(batch.take_records())
+            telemetry.emit_pending()
         if batch.stopped is not None:
             if kept is not None:
                 batch_error(batch.stopped, [*kept, *batch.outcomes()], size)

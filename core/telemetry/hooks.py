@@ -146,6 +146,15 @@ def send_handle(prepared: PreparedMessage) -> SendHandle:
     return inst.send_handle(prepared)
 
 
+def emit_pending() -> None:
+    """Make the spans of the pipelined sends that have ended. The connection calls this right
+    after each write, so the SDK's work overlaps the wait for the relay's reply; every batch call
+    calls it again before it returns, so no span is left waiting once the call is over."""
+    inst = _instruments
+    if inst is not None and inst is not _UNSET and inst.pending:
+        inst.emit_pending()
+
+
 def retry_reason(outcome: object) -> str:
     """How a retry's cause is named on the span: ``deferred`` or the error's type."""
     return "deferred" if type(outcome).__name__ == "SendResult" else type(outcome).__name__

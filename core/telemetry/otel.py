@@ -7,12 +7,11 @@ and end the spans. No attribute holds an address, a Message-ID or an exception's
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from contextvars import ContextVar, Token
-from time import time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -23,23 +22,18 @@ from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from .names import CATEGORY, REFUSED, SCOPE, SENT, SUPPRESSED, VERSION
+from .sends import CURRENT, DetachedSend, SendScope, mark_failed
+
 if TYPE_CHECKING:
     from ..config import RelayConfig
     from ..events import Event
     from ..message.model import PreparedMessage
-    from ..result import SendResult
 
 logger = logging.getLogger("acumbamail_smtp.telemetry")
 
-SCOPE = "acumbamail_smtp"
-VERSION = "0.1.0"
-CATEGORY = "acumbamail_smtp.category"
-SENT, REFUSED, SUPPRESSED = ("acumbamail_smtp.messages.sent", "acumbamail_smtp.messages.refused",
-                             "acumbamail_smtp.messages.suppressed")
 _W3C = TraceContextTextMapPropagator()
 
-#: The send scope of the running send (this task or thread), for the policy's hooks.
-CURRENT: ContextVar[SendScope | None] = ContextVar("acumbamail_smtp_send_scope", default=None)
 
 Attributes = dict[str, Any]
 OutboxReading = Callable[[], "tuple[int, float | None]"]
@@ -93,6 +87,8 @@ class Instruments:
         #: The running send's scope (or None), for the policy's hooks.
         self.running = CURRENT.get
         self._labels: dict[tuple[str | None, str | None], Attributes] = {}
+        #: Pipelined sends that ended and whose span is not made yet (see :meth:`emit_pending`).
+        self.pending: deque[DetachedSend] = deque()
         self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider=tracer_provider)
         self.meter = meter = metrics.get_meter(SCOPE, VERSION, meter_provider=meter_provider)
         #: Messages sent, refused and suppressed by category: counted here (a dict increment per
@@ -107,6 +103,8 @@ class Instruments:
                                            "Sends that raised (after every retry), by error type")
         self.duration = _seconds_histogram(meter, "acumbamail_smtp.send.duration",
                                            "Time of one send, retries included")
+        #: Whether the histogram takes the context its exemplar points at (opentelemetry-api 1.27+).
+        self.exemplar_context = "context" in inspect.signature(self.duration.record).parameters
         self.connections = meter.create_counter("acumbamail_smtp.connections.opened", "{connection}",
                                                 "Connections opened to the relay")
         self.retries = meter.create_counter("acumbamail_smtp.send.retries", "{retry}",
@@ -161,7 +159,20 @@ class Instruments:
         return SendScope(self, prepared)
 
     def send_handle(self, prepared: PreparedMessage) -> DetachedSend:
+        """The record of one pipelined send (see :class:`~.detached.DetachedSend`)."""
         return DetachedSend(self, prepared)
+
+    def emit_pending(self) -> None:
+        """Make the spans of the pipelined sends that ended since the last call (any thread's).
+        A failure of the SDK or of a span processor is logged, never raised into a send."""
+        pending = self.pending
+        while pending:
+            try:
+                pending.popleft().emit()
+            except IndexError:  # another thread took the last one
+                return
+            except Exception:
+                logger.exception("a send's span could not be recorded")
 
     def webhook_scope(self) -> WebhookScope:
         """The scope of one webhook post (see :class:`WebhookScope`)."""
@@ -229,125 +240,13 @@ class _Scope:
         self._token = otel_context.attach(trace.set_span_in_context(self.span))
         return self
 
-    def _failed(self, exc: BaseException) -> None:
-        """Mark the span failed: the error's type always, its text only with ``record_addresses``."""
-        attributes: Attributes = {"exception.type": type(exc).__name__}
-        if self.instruments.record_addresses:
-            attributes["exception.message"] = str(exc)
-        self.span.add_event("exception", attributes)
-        self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._token is not None:
             otel_context.detach(self._token)  # type: ignore[arg-type]
         if exc is not None:
-            self._failed(exc)
+            mark_failed(self.span, exc, self.instruments.record_addresses)
         self.span.end()
-
-
-class SendScope(_Scope):
-    """The span of one send: counts of the result, the relay's reply, the retries.
-
-    Built for the SDK's per-span floor: one clock read at each end (shared by the span and the
-    duration histogram), the closing attributes in one call, one event for the envelope, and no
-    attribute or event work at all when the span is not recorded (sampled out)."""
-
-    name = "acumbamail_smtp.send"
-    kind = SpanKind.CLIENT
-
-    def __init__(self, instruments: Instruments, prepared: PreparedMessage) -> None:
-        attributes: Attributes = {"acumbamail_smtp.recipients": len(prepared.recipients)}
-        if prepared.category:
-            attributes[CATEGORY] = prepared.category
-        if instruments.record_addresses:
-            attributes["acumbamail_smtp.message_id"] = prepared.message_id
-            attributes["acumbamail_smtp.sender"] = prepared.envelope_from
-            attributes["acumbamail_smtp.recipient_addresses"] = list(prepared.recipients)
-        self.instruments = instruments
-        self._start = start = time_ns()
-        self.span = span = instruments.tracer.start_span(self.name, kind=self.kind, attributes=attributes,
-                                                         start_time=start)
-        #: Whether the span is recorded: when not, only the metrics are kept.
-        self.recording = span.is_recording()
-        self._token: object = None
-        self.category = prepared.category
-        self.metric = instruments.labels(prepared.category)
-        self.retries = 0
-        self.result: SendResult | None = None
-        self._current: Token[SendScope | None] | None = None
-
-    def __enter__(self) -> SendScope:
-        super().__enter__()
-        self._current = CURRENT.set(self)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        """The span's closing attributes in one call; one clock read ends the span and times the send."""
-        if self._current is not None:
-            CURRENT.reset(self._current)
-        inst, result, span = self.instruments, self.result, self.span
-        if exc is not None:
-            inst.failed.add(1, {**self.metric, "error.type": type(exc).__name__})
-        if self.recording:
-            attributes: Attributes = {"acumbamail_smtp.retries": self.retries}
-            if result is not None:
-                attributes["acumbamail_smtp.status"] = result.status
-                attributes["acumbamail_smtp.accepted"] = len(result.accepted)
-                attributes["acumbamail_smtp.refused"] = len(result.refused)
-                attributes["acumbamail_smtp.suppressed"] = len(result.suppressed)
-                if result.reply is not None:
-                    attributes["smtp.reply.code"] = result.reply.code
-                queue_id = result.queue_id
-                if queue_id:
-                    attributes["acumbamail_smtp.queue_id"] = queue_id
-            span.set_attributes(attributes)
-            if exc is not None:
-                self._failed(exc)
-        end = time_ns()
-        status = "failed" if result is None else result.status
-        # Recorded while the span is still current, so an exemplar points at this send.
-        inst.duration.record((end - self._start) / 1e9, inst.labels(self.category, status))
-        if self._token is not None:
-            otel_context.detach(self._token)  # type: ignore[arg-type]
-        span.end(end_time=end)
-
-    def finish(self, result: SendResult) -> None:
-        """Keep the result for the span (put on it when it ends) and count the message."""
-        self.result = result
-        inst = self.instruments
-        inst.tally(REFUSED if result.status == "refused" else SENT, self.category)
-        if result.suppressed:
-            inst.tally(SUPPRESSED, self.category)
-
-    def retried(self, attempt: int, delay: float, reason: str) -> None:
-        """One more try is coming: an event on the span and the retries counter."""
-        self.retries += 1
-        if self.recording:
-            self.span.add_event("retry", {"acumbamail_smtp.attempt": attempt, "acumbamail_smtp.delay": delay,
-                                          "acumbamail_smtp.reason": reason})
-        self.instruments.retries.add(1, self.metric)
-
-    def exchange(self, label: str, value: object) -> None:
-        """One reply or write of the SMTP exchange (never the data): the envelope (the MAIL write;
-        with PIPELINING also every RCPT and DATA) is the one event of each try's exchange, with its
-        command count; every other line costs a comparison or two."""
-        if label == "send:" and isinstance(value, bytes) and value.startswith(b"MAIL"):
-            self.span.add_event("smtp.envelope", {"smtp.commands": value.count(b"\r\n")})
-
-
-class DetachedSend(SendScope):
-    """A send's span that is never made current: one message of a pipelined stream, where several
-    are on the wire at once. ``end()`` closes it as leaving a ``with`` block would."""
-
-    def tried(self, commands: int) -> None:
-        """The message goes on the wire (again): its envelope of ``commands`` commands, one event."""
-        if self.recording:
-            self.span.add_event("smtp.envelope", {"smtp.commands": commands})
-
-    def end(self, exc: BaseException | None) -> None:
-        self.__exit__(type(exc) if exc is not None else None, exc, None)
 
 
 class WebhookScope(_Scope):
