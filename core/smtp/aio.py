@@ -383,7 +383,7 @@ class AsyncMailer(MailerPolicy):
             await asyncio.gather(*(self._worker(batch) for _ in range(min(self.pool_size, len(prepared)))))
         finally:
             await self._record(batch.take_records())
-            telemetry.emit_pending()
+            telemetry.batch_over()
         results = list(batch.release())
         if batch.stopped is not None:
             policy.batch_error(batch.stopped, [*results, *batch.outcomes()], len(prepared))

@@ -51,6 +51,7 @@ class Batch:
         self._done: dict[int, SendResult | BaseException] = {}
         self._released = 0
         self.exhausted = False
+        self._peeked: PreparedMessage | None = None  # read from the source, not yet handed out
         #: Results ended since :meth:`take_records`, for the store (every one, in any order).
         self.to_record: list[SendResult] = []
         #: The error that stopped the batch (the first final failure), if any.
@@ -59,15 +60,20 @@ class Batch:
     # -- handing out ------------------------------------------------------------------------------
     def new(self) -> PreparedMessage | None:
         """The next message of the source to screen (suppression) and :meth:`launch`, or None."""
-        if self.stopped is not None or self.exhausted:
+        if self.stopped is not None or not self._more():
             return None
-        item = next(self._items, None)
-        if item is None:
-            self.exhausted = True
-            return None
+        item, self._peeked = self._peeked, None
+        assert item is not None
         self._places[id(item)] = self._count  # its place, whichever worker launches it first
         self._count += 1
         return item
+
+    def _more(self) -> bool:
+        """Whether the source has another message (read one ahead and kept for :meth:`new`)."""
+        if self._peeked is None and not self.exhausted:
+            self._peeked = next(self._items, None)
+            self.exhausted = self._peeked is None
+        return self._peeked is not None
 
     def waiting(self) -> float | None:
         """Seconds until a retry may be handed out (0: now), None when no retry is queued."""
@@ -91,7 +97,7 @@ class Batch:
 
     def has_work(self) -> bool:
         """Whether a message may be handed out now (a due retry, or the source not yet exhausted)."""
-        return self.stopped is None and (not self.exhausted or self.waiting() == 0)
+        return self.stopped is None and (self._more() or self.waiting() == 0)
 
     def launch(self, prepared: PreparedMessage, screened: PreparedMessage) -> PreparedMessage | None:
         """Take the source's ``prepared`` as ``screened`` (its suppressed recipients out): the
@@ -174,7 +180,7 @@ class Batch:
         for entry in (*self._again, *self._flying.values()):
             entry.scope.end(None)
         self._again.clear()
-        telemetry.emit_pending()
+        telemetry.batch_over()
         return [self._done[i] if i in self._done else SendError(BATCH_STOPPED)
                 for i in range(self._released, self._count)]
 

@@ -367,7 +367,6 @@ class Mailer(MailerPolicy):
                     flying[id(screened)] = (raw, telemetry.send_handle(screened))
                 nobody = self._nobody_left(screened)
                 if nobody is None:
-                    flying[id(screened)][1].tried(len(screened.recipients) + 2)
                     return screened
                 settle(screened, nobody)
             return None
@@ -378,6 +377,7 @@ class Mailer(MailerPolicy):
             item = take()
             if item is not None:
                 self._carried_one(conn)
+                flying[id(item)][1].tried(len(item.recipients) + 2)  # on the wire (again)
             return item
 
         try:
@@ -420,7 +420,7 @@ class Mailer(MailerPolicy):
             self._record_now(records)
             for _original, scope in flying.values():
                 scope.end(None)
-            telemetry.emit_pending()
+            telemetry.batch_over()
 
     def send_prepared(self, prepared: PreparedMessage) -> SendResult:
         """Send a message already prepared (adapters that build their own MIME use this)."""
@@ -466,7 +466,7 @@ class Mailer(MailerPolicy):
                         time.sleep(wait)  # only retries are left: wait for the first to be due
         finally:
             self._record_now(batch.take_records())
-            telemetry.emit_pending()
+            telemetry.batch_over()
         if batch.stopped is not None:
             if kept is not None:
                 batch_error(batch.stopped, [*kept, *batch.outcomes()], size)

@@ -147,12 +147,19 @@ def send_handle(prepared: PreparedMessage) -> SendHandle:
 
 
 def emit_pending() -> None:
-    """Make the spans of the pipelined sends that have ended. The connection calls this right
-    after each write, so the SDK's work overlaps the wait for the relay's reply; every batch call
-    calls it again before it returns, so no span is left waiting once the call is over."""
+    """Make the spans of the pipelined sends that have ended: the connection calls this right
+    after each write, so the SDK's work overlaps the wait for the relay's reply."""
     inst = _instruments
     if inst is not None and inst is not _UNSET and inst.pending:
         inst.emit_pending()
+
+
+def batch_over() -> None:
+    """A batch call (``send_many``, ``iter_send``, a drain's sends) is over: no span is left
+    pending, and the events of a connection no message of it carried are dropped."""
+    inst = _instruments
+    if inst is not None and inst is not _UNSET:
+        inst.batch_over()
 
 
 def retry_reason(outcome: object) -> str:

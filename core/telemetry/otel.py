@@ -12,6 +12,7 @@ import logging
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
+from time import time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .names import CATEGORY, REFUSED, SCOPE, SENT, SUPPRESSED, VERSION
-from .sends import CURRENT, DetachedSend, SendScope, mark_failed
+from .sends import CURRENT, OPENED, DetachedSend, Kept, SendScope, mark_failed
 
 if TYPE_CHECKING:
     from ..config import RelayConfig
@@ -183,17 +184,29 @@ class Instruments:
         return DrainScope(self, batch_size)
 
     def opened(self, config: RelayConfig) -> None:
-        """Count a new connection; on the running send's span, the connect/TLS/AUTH events."""
+        """Count a new connection; its connect/TLS/AUTH events go on the running ``send()``'s span,
+        else on the span of the first pipelined message it carries (see :data:`~.sends.OPENED`)."""
         security = {"acumbamail_smtp.security": config.security}
         self.connections.add(1, security)
+        now = time_ns()
+        events: list[Kept] = [("smtp.connect", security, now)]
+        if config.encrypted:
+            events.append(("smtp.tls", {}, now))
+        if config.username and config.password:
+            events.append(("smtp.auth", {}, now))
         scope = CURRENT.get()
         if scope is None:
+            OPENED.set(events)
             return
-        scope.span.add_event("smtp.connect", security)
-        if config.encrypted:
-            scope.span.add_event("smtp.tls")
-        if config.username and config.password:
-            scope.span.add_event("smtp.auth")
+        for name, attributes, timestamp in events:
+            scope.span.add_event(name, attributes, timestamp)
+
+    def batch_over(self) -> None:
+        """See :func:`~.hooks.batch_over`."""
+        if OPENED.get() is not None:
+            OPENED.set(None)
+        if self.pending:
+            self.emit_pending()
 
     def observe_outbox(self, read: OutboxReading) -> None:
         """Observable gauges of the outbox: its depth and the age of its oldest queued message,

@@ -38,8 +38,14 @@ Attributes = dict[str, Any]
 #: Ended pipelined sends kept before their spans are made regardless of the connection's waits.
 PENDING_MAX = 64
 
+#: An event kept for a span made later: its name, attributes and time (ns since the epoch).
+Kept = tuple[str, Attributes, int]
+
 #: The send scope of the running ``send()`` (this task or thread), for the policy's hooks.
 CURRENT: ContextVar[SendScope | None] = ContextVar("acumbamail_smtp_send_scope", default=None)
+#: The connect/TLS/AUTH events of a connection a pipelined stream of this task or thread just
+#: opened, for the span of the first message that goes on the wire after it.
+OPENED: ContextVar[list[Kept] | None] = ContextVar("acumbamail_smtp_opened", default=None)
 
 
 class Recorder(Protocol):
@@ -190,16 +196,21 @@ class DetachedSend:
         self._start = time_ns()
         self.attributes = opening_attributes(instruments, prepared)
         self.category = prepared.category
-        #: The events for the span: name, attributes and time (ns since the epoch).
-        self._events: list[tuple[str, Attributes, int]] = []
+        self._events: list[Kept] = []
         self.retries = 0
         self.result: SendResult | None = None
         self.error: BaseException | None = None
         self.end_time = 0
 
     def tried(self, commands: int) -> None:
-        """The message goes on the wire (again): its envelope of ``commands`` commands."""
-        self._events.append(("smtp.envelope", {"smtp.commands": commands}, time_ns()))
+        """The message goes on the wire (again): its envelope of ``commands`` commands, after the
+        events of the connection opened for it, if one was (its span then starts with those)."""
+        events = self._events
+        if (opened := OPENED.get()) is not None:
+            OPENED.set(None)
+            events += opened
+            self._start = min(self._start, opened[0][2])
+        events.append(("smtp.envelope", {"smtp.commands": commands}, time_ns()))
 
     def retried(self, attempt: int, delay: float, reason: str) -> None:
         """One more try is coming: an event for the span, and the retries counter."""

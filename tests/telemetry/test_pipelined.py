@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from acumbamail_smtp import AsyncMailer, Mailer, Message
@@ -119,3 +120,52 @@ def test_a_failing_span_processor_never_fails_a_send(monkeypatch: pytest.MonkeyP
     assert single.status == "sent" and [r.status for r in batch] == ["sent"] * 4
     assert len(relay.messages) == 5  # each sent once: no failure made anyone retry
     assert sum("could not be" in r.getMessage() for r in caplog.records) == 5
+
+
+CONNECTION = ["smtp.connect", "smtp.tls", "smtp.auth"]
+
+
+def opened_on(span: ReadableSpan) -> bool:
+    """Whether ``span`` carries a connection's events, checked to come first and in order."""
+    names = [e.name for e in span.events]
+    if "smtp.connect" not in names:
+        return False
+    assert names[:3] == CONNECTION and names[3] == "smtp.envelope"
+    assert span.start_time is not None and all(span.start_time <= e.timestamp for e in span.events)
+    return True
+
+
+def test_each_new_connection_lands_on_the_first_message_it_carries(otel: Otel, relay: FakeRelay) -> None:
+    with Mailer(relay.client_config(), max_per_connection=2) as mailer:
+        first = mailer.send_many(list(messages(5)))  # three connections: messages 1, 3 and 5 open one
+        assert sends.OPENED.get() is None  # nothing left for an unrelated send
+        spans = {(s.attributes or {})["acumbamail_smtp.queue_id"]: s for s in otel.spans(SEND)}
+        assert [opened_on(spans[r.queue_id]) for r in first] == [True, False, True, False, True]
+        otel.exporter.clear()
+        mailer.send_many(list(messages(1)))  # the third connection still has room: nothing opened
+    (again,) = otel.spans(SEND)
+    assert not opened_on(again)
+    assert otel.total("acumbamail_smtp.connections.opened") == 3
+
+
+async def test_each_pooled_connection_lands_on_one_message(otel: Otel, relay: FakeRelay) -> None:
+    async with AsyncMailer(relay.client_config(), pool_size=2) as mailer:
+        await mailer.send_many(list(messages(8)))
+    assert sum(opened_on(s) for s in otel.spans(SEND)) == 2
+    assert otel.total("acumbamail_smtp.connections.opened") == 2
+
+
+def test_a_drain_connection_lands_on_the_message_that_opened_it(otel: Otel, relay: FakeRelay,
+                                                                 tmp_path: Path) -> None:
+    from acumbamail_smtp import SQLiteEventStore
+    from acumbamail_smtp.outbox import drain, outbox_for
+
+    outbox = outbox_for(SQLiteEventStore(tmp_path / "events.sqlite3"))
+    queued = [outbox.enqueue(m) for m in messages(4)]
+    report = drain(outbox, Mailer(relay.client_config()))
+    assert report.sent == 4
+    spans = otel.spans(SEND)
+    assert len(spans) == 4 and sum(opened_on(s) for s in spans) == 1
+    (opener,) = [s for s in spans if opened_on(s)]
+    assert len(queued) == 4
+    assert opener.start_time == min(s.start_time or 0 for s in spans)  # the first on the wire
