@@ -76,10 +76,10 @@ print(json.dumps({"sent": sent, "wall": time.perf_counter() - start, "cpu": time
 
 #: One interpreter, one connection: batches of 200 sends with telemetry off, through the API's
 #: no-op providers (what an application without the SDK pays), on (the SDK), and with only a bare
-#: SDK span per send (no attribute, event or metric: the SDK's own floor, which
-#: no instrumentation can go under), in rotating order; each ratio is against the off batch of the
-#: same triple, so the machine's drift cancels. Swapping ``hooks._instruments`` and
-#: ``hooks.send_span`` is the benchmark's doing; the library never does it.
+#: SDK span per send made inline, at once (no attribute, event or metric, and not put off to the
+#: connection's wait: what a plain instrumentation pays at the least), in rotating order; each
+#: ratio is against the off batch of the same turn, so the machine's drift cancels. Swapping
+#: ``hooks._instruments`` and the span hooks is the benchmark's doing; the library never does it.
 PAIRED = SETUP["SDK, no-op exporter"] + """
 import gc, json, statistics, time
 from benchmarks.clients import ours_config, ours_message
@@ -89,23 +89,34 @@ from acumbamail_smtp.telemetry import hooks
 hooks.configure(tracer_provider=trace.NoOpTracerProvider(), meter_provider=metrics.NoOpMeterProvider())
 api_only = hooks._instruments
 hooks.configure()
-instruments, send_span, bare_tracer = hooks._instruments, hooks.send_span, trace.get_tracer("floor")
+instruments, send_span, send_handle = hooks._instruments, hooks.send_span, hooks.send_handle
+bare_tracer = trace.get_tracer("floor")
 
 class Bare:
-    def __enter__(self):
+    def __init__(self, prepared=None):
         self.span = bare_tracer.start_span("floor")
+    def __enter__(self):
+        return self
     def __exit__(self, *exc):
         self.span.end()
+    def finish(self, result):
+        pass
+    def retried(self, attempt, delay, reason):
+        pass
+    def tried(self, commands):
+        pass
+    def end(self, exc):
+        self.span.end()
 
-MODES = {"off": (None, send_span), "api": (api_only, send_span), "on": (instruments, send_span),
-         "floor": (None, lambda prepared: Bare())}
+MODES = {"off": (None, send_span, send_handle), "api": (api_only, send_span, send_handle),
+         "on": (instruments, send_span, send_handle), "floor": (None, Bare, Bare)}
 cpu = {mode: [] for mode in MODES}
 wall = {mode: [] for mode in MODES}
 with Mailer(ours_config(PORT)) as mailer:
     for turn in range(TURNS + 1):
         order = list(MODES)[turn % 4:] + list(MODES)[:turn % 4]
         for mode in order:
-            hooks._instruments, hooks.send_span = MODES[mode]
+            hooks._instruments, hooks.send_span, hooks.send_handle = MODES[mode]
             messages = [ours_message() for _ in range(200)]
             gc.collect()
             start, used = time.perf_counter(), time.process_time()
@@ -119,10 +130,45 @@ print(json.dumps({mode: {
     "cpu_ratio": statistics.median(c0 / c for c0, c in zip(cpu["off"], cpu[mode]))} for mode in MODES}))
 """
 
+#: The same pairing for ``AsyncMailer(8).send_many`` of 400 messages: eight connections keep the
+#: client's CPU busy on loopback, so there is no wait to put the SDK's work in and its CPU shows in
+#: the throughput. Not the issue's target scenario; printed so the cost is known where it lands.
+PAIRED_ASYNC = SETUP["SDK, no-op exporter"] + """
+import asyncio, gc, json, statistics, time
+from benchmarks.clients import ours_config, ours_message
+from acumbamail_smtp import AsyncMailer
+from acumbamail_smtp.telemetry import hooks
 
-def paired(port: int, turns: int = 40) -> dict[str, dict[str, float]]:
-    """The in-process paired measurement of :data:`PAIRED`, ``turns`` triples of batches."""
-    code = PAIRED.replace("PORT", str(port)).replace("TURNS", str(turns))
+hooks.configure()
+MODES = {"off": None, "on": hooks._instruments}
+cpu = {mode: [] for mode in MODES}
+wall = {mode: [] for mode in MODES}
+
+async def main():
+    async with AsyncMailer(ours_config(PORT), pool_size=8) as mailer:
+        for turn in range(TURNS + 1):
+            for mode in (list(MODES) if turn % 2 else list(MODES)[::-1]):
+                hooks._instruments = MODES[mode]
+                messages = [ours_message() for _ in range(400)]
+                gc.collect()
+                start, used = time.perf_counter(), time.process_time()
+                await mailer.send_many(messages)
+                if turn:
+                    cpu[mode].append(time.process_time() - used)
+                    wall[mode].append(time.perf_counter() - start)
+
+asyncio.run(main())
+print(json.dumps({mode: {
+    "cpu_us": statistics.median(cpu[mode]) / 400 * 1e6,
+    "ratio": statistics.median(w0 / w for w0, w in zip(wall["off"], wall[mode])),
+    "cpu_ratio": statistics.median(c0 / c for c0, c in zip(cpu["off"], cpu[mode]))} for mode in MODES}))
+"""
+
+
+def paired(port: int, turns: int = 40, code: str = PAIRED) -> dict[str, dict[str, float]]:
+    """The in-process paired measurement of ``code`` (:data:`PAIRED`, or :data:`PAIRED_ASYNC`),
+    ``turns`` rounds of batches."""
+    code = code.replace("PORT", str(port)).replace("TURNS", str(turns))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                          check=True, cwd=HERE.parent)
     result: dict[str, dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -160,6 +206,7 @@ def measure(seconds: float, rounds: int = 5, count: int = 50_000) -> dict[str, A
                 runs[mode].append(run_once(port, mode, seconds, count))
                 time.sleep(0.2)
         same_process = paired(port)
+        same_process_async = paired(port, 20, PAIRED_ASYNC)
     rows: dict[str, Any] = {}
     for mode in modes:
         pairs = list(zip(runs[mode], runs["absent"], strict=True))
@@ -172,6 +219,7 @@ def measure(seconds: float, rounds: int = 5, count: int = 50_000) -> dict[str, A
             "instrumented": all(run["instrumented"] for run in runs[mode]),
         }
     rows["same process"] = same_process
+    rows["same process, AsyncMailer(8)"] = same_process_async
     return rows
 
 
@@ -195,11 +243,16 @@ def verdict(rows: dict[str, Any]) -> list[str]:
              f"  SDK on vs off {on['ratio']:.2f}x throughput, "
              f"{on['cpu_ratio']:.2f}x CPU ({on_cpu:+.1f} us/msg): "
              + ("met" if on["ratio"] >= TARGET else "NOT met"),
-             f"  the SDK's floor (a bare span per send, nothing else): {floor['ratio']:.2f}x throughput, "
-             f"{floor['cpu_ratio']:.2f}x CPU ({floor_cpu:+.1f} us/msg)"]
-    if floor["ratio"] < TARGET:
-        lines[-1] += (f": under {TARGET:.2f}x, so no instrumentation with one SDK span per send"
-                      " meets the target here")
+             f"  the SDK's floor (a bare span per send made inline, nothing else): {floor['ratio']:.2f}x "
+             f"throughput, {floor['cpu_ratio']:.2f}x CPU ({floor_cpu:+.1f} us/msg)"]
+    if floor["ratio"] < TARGET <= on["ratio"]:
+        lines[-1] += ": instrumentation made at once, per send, could not meet the target; its spans"
+        lines.append("  are made in the connection's wait for the relay instead (telemetry/sends.py)")
+    busy = rows["same process, AsyncMailer(8)"]
+    busy_cpu = busy["on"]["cpu_us"] - busy["off"]["cpu_us"]
+    lines.append(f"AsyncMailer(8), CPU-bound on loopback (no wait to hide the SDK in; not the target): "
+                 f"{busy['on']['ratio']:.2f}x throughput, {busy['on']['cpu_ratio']:.2f}x CPU "
+                 f"({busy_cpu:+.1f} us/msg)")
     return lines
 
 
@@ -211,7 +264,7 @@ def main() -> None:
     rows = measure(args.seconds, args.rounds)
     print(f"{'mode':<24} {'msg/s':>10} {'vs absent':>10} {'CPU us/msg':>11} {'vs absent':>10}   per round")
     for mode, data in rows.items():
-        if mode == "same process":
+        if mode.startswith("same process"):
             continue
         print(f"{mode:<24} {data['per_second']:>10.0f} {data['ratio']:>9.2f}x {data['cpu_us']:>11.1f}"
               f" {data['cpu_ratio']:>9.2f}x   {' '.join(f'{r:.2f}' for r in data['ratios'])}")
