@@ -160,7 +160,7 @@ class Instruments:
         return SendScope(self, prepared)
 
     def send_handle(self, prepared: PreparedMessage) -> DetachedSend:
-        """The record of one pipelined send (see :class:`~.detached.DetachedSend`)."""
+        """The record of one pipelined send (see :class:`~.sends.DetachedSend`)."""
         return DetachedSend(self, prepared)
 
     def emit_pending(self) -> None:

@@ -101,6 +101,17 @@ def count(inst: Recorder, result: SendResult, category: str | None) -> None:
         inst.tally(SUPPRESSED, category)
 
 
+def count_failed(inst: Recorder, category: str | None, exc: BaseException) -> None:
+    """Count a send that raised, by category and the error's type."""
+    inst.failed.add(1, {**inst.labels(category), "error.type": type(exc).__name__})
+
+
+def retry_attributes(attempt: int, delay: float, reason: str) -> Attributes:
+    """The attributes of a ``retry`` event: which try comes, after how long, and why."""
+    return {"acumbamail_smtp.attempt": attempt, "acumbamail_smtp.delay": delay,
+            "acumbamail_smtp.reason": reason}
+
+
 def mark_failed(span: Span, exc: BaseException, record_addresses: bool, timestamp: int | None = None) -> None:
     """Mark ``span`` failed by ``exc``: the error's type always, its text only with
     ``record_addresses`` (texts name recipients and usernames)."""
@@ -142,20 +153,18 @@ class SendScope:
         if self._current is not None:
             CURRENT.reset(self._current)
         inst, result, span = self.instruments, self.result, self.span
-        try:
+        if exc is not None:
+            count_failed(inst, self.category, exc)
+        if self.recording:
+            span.set_attributes(closing_attributes({}, result, self.retries))
             if exc is not None:
-                inst.failed.add(1, {**inst.labels(self.category), "error.type": type(exc).__name__})
-            if self.recording:
-                span.set_attributes(closing_attributes({}, result, self.retries))
-                if exc is not None:
-                    mark_failed(span, exc, inst.record_addresses)
-            end = time_ns()
-            status = "failed" if result is None else result.status
-            # Recorded while the span is still current, so an exemplar points at this send.
-            inst.duration.record((end - self._start) / 1e9, inst.labels(self.category, status))
-        finally:
-            if self._token is not None:
-                otel_context.detach(self._token)  # type: ignore[arg-type]
+                mark_failed(span, exc, inst.record_addresses)
+        end = time_ns()
+        status = "failed" if result is None else result.status
+        # Recorded while the span is still current, so an exemplar points at this send.
+        inst.duration.record((end - self._start) / 1e9, inst.labels(self.category, status))
+        if self._token is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
         try:
             span.end(end_time=end)
         except Exception:  # a span processor's fault: the message is sent, the send must not fail
@@ -170,8 +179,7 @@ class SendScope:
         """One more try is coming: an event on the span and the retries counter."""
         self.retries += 1
         if self.recording:
-            self.span.add_event("retry", {"acumbamail_smtp.attempt": attempt, "acumbamail_smtp.delay": delay,
-                                          "acumbamail_smtp.reason": reason})
+            self.span.add_event("retry", retry_attributes(attempt, delay, reason))
         self.instruments.retries.add(1, self.instruments.labels(self.category))
 
     def exchange(self, label: str, value: object) -> None:
@@ -215,8 +223,7 @@ class DetachedSend:
     def retried(self, attempt: int, delay: float, reason: str) -> None:
         """One more try is coming: an event for the span, and the retries counter."""
         self.retries += 1
-        self._events.append(("retry", {"acumbamail_smtp.attempt": attempt, "acumbamail_smtp.delay": delay,
-                                       "acumbamail_smtp.reason": reason}, time_ns()))
+        self._events.append(("retry", retry_attributes(attempt, delay, reason), time_ns()))
         self.instruments.retries.add(1, self.instruments.labels(self.category))
 
     def finish(self, result: SendResult) -> None:
@@ -231,7 +238,7 @@ class DetachedSend:
         inst = self.instruments
         if exc is not None:
             self.error = exc
-            inst.failed.add(1, {**inst.labels(self.category), "error.type": type(exc).__name__})
+            count_failed(inst, self.category, exc)
         inst.pending.append(self)
         if len(inst.pending) > PENDING_MAX:  # a stream that never waits (lockstep): no backlog
             inst.emit_pending()
